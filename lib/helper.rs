@@ -1,0 +1,180 @@
+//! Helper processes: an example starts them by running its own executable again.
+//!
+//! Python's `multiprocessing` can `fork` the interpreter and continue in the child, or
+//! `spawn` a fresh interpreter that imports the main module. Rust's standard library
+//! has neither: a program starts another process from an executable. The book's
+//! examples therefore run *themselves* again with a helper role as the subcommand,
+//! e.g. `segments _answer /shmbook-segments-4242-0`, and the helper attaches to shared
+//! memory by name — exactly what `spawn` does in Python.
+//!
+//! A [`Helper`] is bounded and tidy:
+//! - [`Helper::wait`] waits at most a given time; a helper still running then is killed
+//!   and the wait fails with a clear error;
+//! - dropping a `Helper` that is still running kills and reaps it, so an early `?` or a
+//!   panic in the parent leaves no process behind;
+//! - on Linux the helper is also killed when its parent dies (`PR_SET_PDEATHSIG`).
+
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// A running helper process.
+pub struct Helper {
+    child: Option<Child>,
+    role: String,
+}
+
+/// What became of a helper: how it ended, and its standard output if it was captured.
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Standard output, when the helper was started with [`Helper::spawn_captured`].
+    pub stdout: String,
+}
+
+impl Helper {
+    /// Runs the current executable again as `ROLE ARGS…`, sharing this terminal.
+    ///
+    /// The helper's output goes where the parent's goes, so the two interleave: the
+    /// examples take turns (the parent waits while the helper prints) to keep the order
+    /// of lines the same on every run.
+    pub fn spawn(role: &str, args: &[&str]) -> anyhow::Result<Helper> {
+        Self::start(role, args, Stdio::inherit())
+    }
+
+    /// Like [`Helper::spawn`], but collects the helper's standard output for the parent.
+    pub fn spawn_captured(role: &str, args: &[&str]) -> anyhow::Result<Helper> {
+        Self::start(role, args, Stdio::piped())
+    }
+
+    fn start(role: &str, args: &[&str], stdout: Stdio) -> anyhow::Result<Helper> {
+        let exe = std::env::current_exe().context("finding the current executable")?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg(role).args(args).stdin(Stdio::null()).stdout(stdout);
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: the closure runs in the child between fork and exec and calls only
+            // prctl, which is async-signal-safe; it touches no memory of the parent.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting helper '{role}' ({})", exe.display()))?;
+        Ok(Helper {
+            child: Some(child),
+            role: role.to_string(),
+        })
+    }
+
+    /// The helper's process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Waits at most `timeout` for the helper to end. A helper still running then is
+    /// killed, and the error says so.
+    pub fn wait(mut self, timeout: Duration) -> anyhow::Result<Finished> {
+        let mut child = self
+            .child
+            .take()
+            .expect("a Helper holds its child until it is waited for");
+        // Read captured output on a thread, so a chatty helper cannot block on a full pipe.
+        let reader = child.stdout.take().map(|mut out| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(&mut out, &mut s);
+                s
+            })
+        });
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child
+                .try_wait()
+                .with_context(|| format!("waiting for helper '{}'", self.role))?
+            {
+                break status;
+            }
+            if start.elapsed() >= timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "helper '{}' did not finish within {} s; killed it",
+                    self.role,
+                    timeout.as_secs_f64()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let stdout = reader
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        Ok(Finished { status, stdout })
+    }
+
+    /// Waits at most `timeout` and requires that the helper succeeded.
+    pub fn wait_ok(self, timeout: Duration) -> anyhow::Result<Finished> {
+        let role = self.role.clone();
+        let finished = self.wait(timeout)?;
+        if !finished.status.success() {
+            bail!("helper '{role}' failed ({})", describe(finished.status));
+        }
+        Ok(finished)
+    }
+
+    /// Kills the helper at once (SIGKILL: it gets no chance to clean up) and reaps it.
+    pub fn kill(mut self) -> anyhow::Result<ExitStatus> {
+        let mut child = self
+            .child
+            .take()
+            .expect("a Helper holds its child until it is waited for");
+        child
+            .kill()
+            .with_context(|| format!("killing helper '{}'", self.role))?;
+        child
+            .wait()
+            .with_context(|| format!("reaping helper '{}'", self.role))
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// "exit status 1", "killed by signal 9 (SIGKILL)", "killed by signal 7 (SIGBUS)".
+pub fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    match status.signal() {
+        Some(sig) => format!("killed by signal {sig} ({})", signal_name(sig)),
+        None => "ended in an unknown way".to_string(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGABRT => "SIGABRT",
+        _ => "another signal",
+    }
+}

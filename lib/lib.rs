@@ -1,0 +1,42 @@
+//! # `shmbook`: the small library behind the book's examples
+//!
+//! Every example in the book is one short file under `examples/`. What several of
+//! them need lives here, once, so that each example shows only its own idea:
+//!
+//! | module | what it gives an example |
+//! | --- | --- |
+//! | [`cli`] | argument parsing with one-line errors and exit status 2, and [`cli::main`] to run an example |
+//! | [`helper`] | start a helper process by running the current executable again, wait for it with a time limit |
+//! | [`names`] | unique segment names, and checks for names the reader types |
+//! | [`cleanup`] | a guard that removes a segment on every way out of a function |
+//! | [`wait`] | bounded waiting for another process |
+//! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
+//! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
+//!
+//! Nothing here hides shared memory itself: the examples call `shared_memory` and
+//! `raw_sync` directly, because that is what the book teaches.
+
+pub mod cleanup;
+pub mod cli;
+pub mod helper;
+pub mod names;
+pub mod os;
+pub mod sync;
+pub mod wait;
+
+use std::time::Duration;
+
+/// How long any example waits for another process before it gives up.
+///
+/// Every wait on another process in the book is bounded: a helper that hangs makes
+/// its parent fail with a clear error after this long, instead of hanging forever.
+pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why `Shmem` cannot be moved into a thread. `cargo test` compiles this snippet as a
+/// doctest and passes only if the compiler rejects it with E0277; the book includes the
+/// same file.
+///
+/// ```compile_fail,E0277
+#[doc = include_str!("snippets/not_send.rs")]
+/// ```
+pub struct ShmemIsNotSend;

@@ -1,0 +1,79 @@
+//! Segment names: unique ones for examples, and checks for the ones a reader types.
+//!
+//! A POSIX shared-memory name is one leading `/` and then a file name with no other
+//! `/`. Linux allows up to 255 bytes after the slash; macOS allows 31 bytes *including*
+//! the slash (`PSHMNAMLEN`). The book keeps every name within the macOS limit so that
+//! the examples behave the same everywhere.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Every name the examples make starts with this, so that leftovers are easy to spot
+/// (`ls /dev/shm | grep shmbook` on Linux).
+pub const PREFIX: &str = "/shmbook-";
+
+/// The longest portable name, slash included (macOS's `PSHMNAMLEN`).
+pub const MAX_PORTABLE_LEN: usize = 31;
+
+/// A name no other running process uses: `/shmbook-TAG-PID-N`.
+///
+/// The process id makes it unique among running processes, the counter among the
+/// names this process makes. `tag` says which example made it (cut to 8 characters, so
+/// the name stays within [`MAX_PORTABLE_LEN`]).
+pub fn unique(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tag: String = tag.chars().take(8).collect();
+    format!("{PREFIX}{tag}-{}-{n}", std::process::id())
+}
+
+/// Checks a name typed by the reader and returns it with its leading slash.
+///
+/// Accepted: an optional `/`, then 1 to 30 characters from `A-Z a-z 0-9 . _ -`.
+pub fn check(word: &str) -> Result<String, String> {
+    let body = word.strip_prefix('/').unwrap_or(word);
+    if body.is_empty() {
+        return Err(format!(
+            "'{word}' is not a segment name (write e.g. /shmbook-demo)"
+        ));
+    }
+    if let Some(bad) = body
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "'{word}' is not a segment name: '{bad}' is not allowed (use A-Z a-z 0-9 . _ -)"
+        ));
+    }
+    if body.len() + 1 > MAX_PORTABLE_LEN {
+        return Err(format!(
+            "'{word}' is {} characters with its slash; the portable limit is {MAX_PORTABLE_LEN}",
+            body.len() + 1
+        ));
+    }
+    Ok(format!("/{body}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_differ_and_fit_macos() {
+        let a = unique("a-very-long-tag");
+        let b = unique("a-very-long-tag");
+        assert_ne!(a, b);
+        assert!(a.len() <= MAX_PORTABLE_LEN, "{a}");
+        assert!(check(&a).is_ok());
+    }
+
+    #[test]
+    fn checks() {
+        assert_eq!(check("demo").as_deref(), Ok("/demo"));
+        assert_eq!(check("/demo").as_deref(), Ok("/demo"));
+        assert!(check("/").is_err());
+        assert!(check("a/b").is_err());
+        assert!(check("%%").is_err());
+        assert!(check(&"x".repeat(31)).is_err());
+        assert!(check(&"x".repeat(30)).is_ok());
+    }
+}

@@ -1,0 +1,219 @@
+//! Running a transcript's command the way a reader's shell would.
+//!
+//! The suite runs only commands it knows how to map to a real program:
+//! - `cargo run -q --example NAME [-- ARGS]` runs the example binary cargo built for
+//!   the tests (`target/<profile>/examples/NAME`), with the same arguments;
+//! - `python3 FILE [ARGS]` runs Python on a file of the repository.
+//!
+//! Any other command fails the suite. A command may end in `; echo "exit status: $?"`,
+//! as a reader would type to see the status: the suite then adds that line to the
+//! output, as the shell does. Without it, the command must succeed.
+//!
+//! Each command runs in its own process group with a time limit; when the limit is
+//! reached the whole group is killed and the step fails.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one transcript command may run.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(90);
+
+const STATUS_SUFFIX: &str = "; echo \"exit status: $?\"";
+
+/// Splits a command line into words, honouring single and double quotes.
+pub fn words(line: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unclosed quote in `{line}`"));
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// The example a command runs, if it is a `cargo run -q --example NAME` command.
+pub fn example_of(command: &str) -> Option<String> {
+    let w = words(command.strip_suffix(STATUS_SUFFIX).unwrap_or(command)).ok()?;
+    match w.as_slice() {
+        [c, r, q, e, name, ..] if c == "cargo" && r == "run" && q == "-q" && e == "--example" => {
+            Some(name.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Where cargo put the example binaries for this test run.
+pub fn examples_dir() -> PathBuf {
+    // The test binary is target/<profile>/deps/book-HASH; examples sit beside deps.
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("examples")
+}
+
+/// The examples of the package: `examples/NAME.rs` and `examples/NAME/main.rs`.
+pub fn all_examples(root: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for e in std::fs::read_dir(root.join("examples"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "rs") {
+            out.insert(p.file_stem().unwrap().to_string_lossy().into_owned());
+        } else if p.join("main.rs").is_file() {
+            out.insert(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+fn command_for(root: &Path, line: &str) -> Result<Command, String> {
+    let w = words(line)?;
+    if let Some(name) = example_of(line) {
+        let rest = &w[5..];
+        let args = match rest.split_first() {
+            None => &[][..],
+            Some((dd, args)) if dd == "--" => args,
+            Some(_) => {
+                return Err(format!(
+                    "write `-- ARGS` after the example name in `{line}`"
+                ))
+            }
+        };
+        let bin = examples_dir().join(&name);
+        if !bin.is_file() {
+            return Err(format!(
+                "there is no example binary {} (is examples/{name}.rs there?)",
+                bin.display()
+            ));
+        }
+        let mut cmd = Command::new(bin);
+        cmd.args(args);
+        return Ok(cmd);
+    }
+    match w.split_first() {
+        Some((p, args)) if p == "python3" && !args.is_empty() => {
+            if !root.join(&args[0]).is_file() {
+                return Err(format!("python3: no file {} in the repository", args[0]));
+            }
+            let mut cmd = Command::new("python3");
+            cmd.args(args);
+            Ok(cmd)
+        }
+        _ => Err(format!(
+            "the suite cannot run `{line}`: a transcript runs `cargo run -q --example NAME -- ARGS` or `python3 FILE ARGS`"
+        )),
+    }
+}
+
+/// Runs `line` from the repository root and returns its output lines (standard output
+/// and standard error through one pipe, in the order they were written).
+pub fn run(root: &Path, line: &str) -> Result<Vec<String>, String> {
+    let (line, show_status) = match line.strip_suffix(STATUS_SUFFIX) {
+        Some(l) => (l, true),
+        None => (line, false),
+    };
+    let mut cmd = command_for(root, line)?;
+    let (mut reader, writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let writer2 = writer.try_clone().map_err(|e| format!("pipe: {e}"))?;
+    cmd.current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(writer2)
+        .env("RUST_BACKTRACE", "0");
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start `{line}`: {e}"))?;
+    drop(cmd); // closes our copies of the pipe's writing end
+    let collector = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = reader.read_to_end(&mut bytes);
+        bytes
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if start.elapsed() > STEP_TIMEOUT => {
+                // SAFETY: kill(2) with a negative pid signals the process group we
+                // created for this command; it touches no memory.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                return Err(format!(
+                    "timed out after {} s; killed its process group",
+                    STEP_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("waiting: {e}")),
+        }
+    };
+    // Helpers still running in the group would keep the pipe open: end them.
+    // SAFETY: as above; the group may be empty already, which kill reports and we ignore.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let bytes = collector
+        .join()
+        .map_err(|_| "output reader panicked".to_string())?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let code = {
+        use std::os::unix::process::ExitStatusExt;
+        status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    };
+    if show_status {
+        lines.push(format!("exit status: {code}"));
+    } else if code != 0 {
+        return Err(format!(
+            "exited with status {code}, but the transcript does not show a failure \
+             (end the command with `; echo \"exit status: $?\"`)\n--- output\n{}",
+            lines.join("\n")
+        ));
+    }
+    Ok(lines)
+}
+
+/// The names in /dev/shm (Linux: segments and `sem.NAME` semaphores); empty elsewhere.
+pub fn dev_shm_entries() -> BTreeSet<String> {
+    std::fs::read_dir("/dev/shm")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}

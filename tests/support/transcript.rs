@@ -1,0 +1,262 @@
+//! Reading and matching the book's transcripts.
+//!
+//! A transcript is a fenced block whose language is `console`. In it, a line starting
+//! with `$ ` is a command; the lines after it, up to the next command or the end of the
+//! block, are its expected output (standard output and standard error together, as a
+//! terminal shows them).
+//!
+//! Expected output is compared line by line, exactly, except for these marks:
+//!
+//! | mark | stands for |
+//! | --- | --- |
+//! | `[..]` | any text within the line |
+//! | `...` (a line of its own) | any number of lines, also none |
+//! | `[NAME]` | a segment name such as `/shmbook-segments-4242-0` or `/shmem_1A2B` |
+//! | `[PID]` | a process id |
+//! | `[N]` | a number that varies from run to run (`37`, `12.5`, `1,024`) |
+//! | `[TIME]` | a duration with its unit (`0.71 s`, `35 ms`, `820 ns`) |
+//! | `[RATE]` | a throughput with its unit (`13.9 GB/s`) |
+//! | `[ADDR]` | an address (`0x7f3a2c000000`) |
+//! | `[PATH]` | a file path without spaces |
+//!
+//! Trailing white space is ignored on both sides.
+
+use regex::Regex;
+
+/// The marks and the text each stands for.
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("[..]", ".*?"),
+    ("[NAME]", r"/?[A-Za-z0-9_.-]+"),
+    ("[PID]", r"[0-9]+"),
+    ("[N]", r"-?[0-9][0-9,_]*(\.[0-9]+)?"),
+    ("[TIME]", r"[0-9]+(\.[0-9]+)? ?(ns|µs|us|ms|s)"),
+    (
+        "[RATE]",
+        r"[0-9]+(\.[0-9]+)? ?(B/s|KB/s|MB/s|GB/s|GiB/s|MiB/s)",
+    ),
+    ("[ADDR]", r"0x[0-9a-fA-F]+"),
+    ("[PATH]", r"[^\s]+"),
+];
+
+/// One command of a transcript and what it should print.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The file the transcript is in.
+    pub file: String,
+    /// The line of the `$` command (1-based).
+    pub line: usize,
+    /// The command as written after `$ `.
+    pub command: String,
+    /// The expected output lines.
+    pub expected: Vec<String>,
+}
+
+/// One `console` block: the steps in it run in order.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub file: String,
+    pub line: usize,
+    pub steps: Vec<Step>,
+}
+
+/// Problems found while reading a page: these fail the suite like a wrong output.
+#[derive(Debug)]
+pub struct ParseProblem {
+    pub file: String,
+    pub line: usize,
+    pub what: String,
+}
+
+/// Finds every `console` block in `text`. Also reports fences without a language
+/// (they are easy to mistake for a transcript, so the book has none) and console
+/// blocks that hold no command.
+pub fn parse(file: &str, text: &str) -> (Vec<Block>, Vec<ParseProblem>) {
+    let mut blocks = Vec::new();
+    let mut problems = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        let trimmed = line.trim_start();
+        let Some(info) = trimmed.strip_prefix("```") else {
+            continue;
+        };
+        let indent = line.len() - trimmed.len();
+        let info = info.trim();
+        if info.is_empty() {
+            problems.push(ParseProblem {
+                file: file.into(),
+                line: i + 1,
+                what: "code fence without a language (write console, rust, text, ...)".into(),
+            });
+        }
+        let lang = info.split([',', ' ']).next().unwrap_or("");
+        let mut body = Vec::new();
+        let mut closed = false;
+        for (j, l) in lines.by_ref() {
+            if l.trim_start().starts_with("```") && l.trim() == "```" {
+                closed = true;
+                break;
+            }
+            let l = if l.len() >= indent && l[..indent].trim().is_empty() {
+                &l[indent..]
+            } else {
+                l
+            };
+            body.push((j, l.to_string()));
+        }
+        if !closed {
+            problems.push(ParseProblem {
+                file: file.into(),
+                line: i + 1,
+                what: "code fence is never closed".into(),
+            });
+        }
+        if lang != "console" {
+            continue;
+        }
+        let mut steps: Vec<Step> = Vec::new();
+        for (j, l) in body {
+            if let Some(cmd) = l.strip_prefix("$ ") {
+                steps.push(Step {
+                    file: file.into(),
+                    line: j + 1,
+                    command: cmd.trim().to_string(),
+                    expected: Vec::new(),
+                });
+            } else if let Some(step) = steps.last_mut() {
+                step.expected.push(l);
+            } else if !l.trim().is_empty() {
+                problems.push(ParseProblem {
+                    file: file.into(),
+                    line: j + 1,
+                    what: "console block: output before any '$ ' command".into(),
+                });
+            }
+        }
+        if steps.is_empty() {
+            problems.push(ParseProblem {
+                file: file.into(),
+                line: i + 1,
+                what: "console block without a '$ ' command".into(),
+            });
+        }
+        blocks.push(Block {
+            file: file.into(),
+            line: i + 1,
+            steps,
+        });
+    }
+    (blocks, problems)
+}
+
+/// Turns one expected line into an anchored regular expression; `None` for a `...` line.
+pub fn compile_line(expected: &str) -> Option<Regex> {
+    if expected.trim() == "..." {
+        return None;
+    }
+    let mut pattern = String::from("^");
+    let mut rest = expected.trim_end();
+    'outer: while !rest.is_empty() {
+        for (mark, re) in PLACEHOLDERS {
+            if let Some(after) = rest.strip_prefix(mark) {
+                pattern.push_str(re);
+                rest = after;
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().unwrap();
+        pattern.push_str(&regex::escape(&c.to_string()));
+        rest = &rest[c.len_utf8()..];
+    }
+    pattern.push('$');
+    Some(Regex::new(&pattern).expect("escaped text and fixed marks make a valid regex"))
+}
+
+/// Compiles every expected line.
+pub fn compile(expected: &[String]) -> Vec<Option<Regex>> {
+    expected.iter().map(|e| compile_line(e)).collect()
+}
+
+/// True when `actual` matches the `expected` lines with their marks.
+pub fn matches(expected: &[String], actual: &[String]) -> bool {
+    matches_compiled(&compile(expected), actual)
+}
+
+/// [`matches`] on lines compiled by [`compile`].
+pub fn matches_compiled(expected: &[Option<Regex>], actual: &[String]) -> bool {
+    let actual: Vec<&str> = actual.iter().map(|a| a.trim_end()).collect();
+    // memo[i][j]: can expected[i..] match actual[j..]?
+    let mut memo = vec![vec![None; actual.len() + 1]; expected.len() + 1];
+    fn go(
+        i: usize,
+        j: usize,
+        e: &[Option<Regex>],
+        a: &[&str],
+        memo: &mut Vec<Vec<Option<bool>>>,
+    ) -> bool {
+        if let Some(r) = memo[i][j] {
+            return r;
+        }
+        let r = if i == e.len() {
+            j == a.len()
+        } else {
+            match &e[i] {
+                None => (j..=a.len()).any(|k| go(i + 1, k, e, a, memo)),
+                Some(re) => j < a.len() && re.is_match(a[j]) && go(i + 1, j + 1, e, a, memo),
+            }
+        };
+        memo[i][j] = Some(r);
+        r
+    }
+    go(0, 0, expected, &actual, &mut memo)
+}
+
+/// The first expected line that does not match, for a readable failure report.
+pub fn first_difference(expected: &[String], actual: &[String]) -> String {
+    for (k, e) in expected.iter().enumerate() {
+        if e.trim() == "..." {
+            return "(after a '...' line the rest did not match)".into();
+        }
+        match actual.get(k) {
+            Some(a) if compile_line(e).is_some_and(|re| re.is_match(a.trim_end())) => continue,
+            Some(a) => return format!("line {}: expected `{}`, got `{}`", k + 1, e, a.trim_end()),
+            None => return format!("line {}: expected `{}`, got nothing more", k + 1, e),
+        }
+    }
+    format!(
+        "line {}: unexpected `{}`",
+        expected.len() + 1,
+        actual
+            .get(expected.len())
+            .map(|s| s.trim_end())
+            .unwrap_or("")
+    )
+}
+
+/// Changes every character of every expected line, one at a time, and counts the
+/// changed transcripts that still match `actual`. Returns (changes tried, survivors).
+/// A survivor would mean a wrong transcript could pass: the suite fails on any.
+pub fn mutation_check(expected: &[String], actual: &[String]) -> (usize, Vec<String>) {
+    let mut compiled = compile(expected);
+    let mut tried = 0;
+    let mut survivors = Vec::new();
+    for (li, line) in expected.iter().enumerate() {
+        let trimmed = line.trim_end();
+        let original = compiled[li].take();
+        for (ci, c) in trimmed.char_indices() {
+            let replacement = if c == '#' { '%' } else { '#' };
+            let changed = format!(
+                "{}{}{}",
+                &trimmed[..ci],
+                replacement,
+                &trimmed[ci + c.len_utf8()..]
+            );
+            compiled[li] = compile_line(&changed);
+            tried += 1;
+            if matches_compiled(&compiled, actual) {
+                survivors.push(changed);
+            }
+        }
+        compiled[li] = original;
+    }
+    (tried, survivors)
+}
