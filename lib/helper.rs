@@ -14,7 +14,9 @@
 //!   panic in the parent leaves no process behind;
 //! - on Linux the helper is also killed when its parent dies (`PR_SET_PDEATHSIG`).
 
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::marker::PhantomData;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -49,10 +51,27 @@ impl Helper {
         Self::start(role, args, Stdio::piped())
     }
 
+    /// Like [`Helper::spawn`], with the helper's standard input and output connected
+    /// to pipes that this process holds: take them with [`Helper::take_stdin`] and
+    /// [`Helper::take_stdout`]. Reads and writes on them block without a time limit;
+    /// bound them with [`Helper::watchdog`].
+    pub fn spawn_piped(role: &str, args: &[&str]) -> anyhow::Result<Helper> {
+        Self::start_with(role, args, Stdio::piped(), Stdio::piped())
+    }
+
     fn start(role: &str, args: &[&str], stdout: Stdio) -> anyhow::Result<Helper> {
+        Self::start_with(role, args, Stdio::null(), stdout)
+    }
+
+    fn start_with(
+        role: &str,
+        args: &[&str],
+        stdin: Stdio,
+        stdout: Stdio,
+    ) -> anyhow::Result<Helper> {
         let exe = std::env::current_exe().context("finding the current executable")?;
         let mut cmd = Command::new(&exe);
-        cmd.arg(role).args(args).stdin(Stdio::null()).stdout(stdout);
+        cmd.arg(role).args(args).stdin(stdin).stdout(stdout);
         #[cfg(target_os = "linux")]
         {
             use std::os::unix::process::CommandExt;
@@ -79,6 +98,42 @@ impl Helper {
     /// The helper's process id.
     pub fn id(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The writing end of the helper's standard input, if it was started with
+    /// [`Helper::spawn_piped`] and not taken yet. Dropping it closes the pipe: the
+    /// helper reads end-of-file.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.as_mut().and_then(|c| c.stdin.take())
+    }
+
+    /// The reading end of the helper's standard output, if it was started with
+    /// [`Helper::spawn_piped`] and not taken yet.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// Kills the helper if it is still running `timeout` from now, unless the returned
+    /// guard is dropped first. This bounds blocking reads and writes on the helper's
+    /// pipes: once it is killed, they end with end-of-file or a broken pipe.
+    ///
+    /// The guard borrows the helper, so the helper cannot be waited for (and its
+    /// process id reused by the system) while the watchdog may still fire.
+    pub fn watchdog(&self, timeout: Duration) -> Watchdog<'_> {
+        let pid = self.id() as libc::pid_t;
+        let (cancel, cancelled) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
+                // SAFETY: kill(2) touches no memory. `pid` is our child, not yet reaped:
+                // the guard's borrow keeps the Helper from being waited for meanwhile.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        });
+        Watchdog {
+            cancel: Some(cancel),
+            thread: Some(thread),
+            _helper: PhantomData,
+        }
     }
 
     /// Waits at most `timeout` for the helper to end. A helper still running then is
@@ -151,6 +206,23 @@ impl Drop for Helper {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Kills a helper that is still running when its time is up; see [`Helper::watchdog`].
+#[must_use = "the watchdog is cancelled when this guard is dropped"]
+pub struct Watchdog<'a> {
+    cancel: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _helper: PhantomData<&'a Helper>,
+}
+
+impl Drop for Watchdog<'_> {
+    fn drop(&mut self) {
+        drop(self.cancel.take()); // wakes the watchdog thread: cancelled
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

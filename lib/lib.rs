@@ -11,6 +11,7 @@
 //! | [`cleanup`] | a guard that removes a segment on every way out of a function |
 //! | [`wait`] | bounded waiting for another process |
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
+//! | [`measure`] | the Alternatives chapter's test array, checksum, page-fault count and units |
 //! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
 //!
 //! Nothing here hides shared memory itself: the examples call `shared_memory` and
@@ -19,6 +20,7 @@
 pub mod cleanup;
 pub mod cli;
 pub mod helper;
+pub mod measure;
 pub mod names;
 pub mod os;
 pub mod sync;

@@ -1,0 +1,347 @@
+//! The ways that map memory: memcpy in one process (the limit), a shared-memory segment
+//! made once and reused, a fresh segment every round, and a file mapped with memmap2.
+
+use std::fs::OpenOptions;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use shared_memory::{Shmem, ShmemConf};
+use shmbook::helper::Helper;
+use shmbook::{names, os, PROCESS_TIMEOUT};
+
+use shmbook::measure::{checksum, minor_faults};
+
+use crate::{spawn_consumer, spin_until, Measured, Way};
+
+/// The array starts this far into every mapping; the first page holds [`Control`].
+const HEADER: usize = 4096;
+
+/// One word on a cache line of its own, so that the flags the two processes write do
+/// not share a line (and do not slow each other down).
+#[repr(C, align(64))]
+struct Line(AtomicU64);
+
+/// The flags the producer and the consumer hand back and forth, in the first page.
+#[repr(C)]
+struct Control {
+    /// The consumer has mapped (and pre-faulted) the array: the producer may start.
+    ready: Line,
+    /// The round whose array the producer has finished writing.
+    sent: Line,
+    /// The round the consumer has received: the timed part of the round ends here.
+    ack: Line,
+    /// The round the consumer has checksummed; `sum` and `faults` are its results.
+    done: Line,
+    sum: Line,
+    faults: Line,
+}
+
+/// A mapping seen as [`Control`] followed by the array's bytes.
+struct Region<'m> {
+    base: *mut u8,
+    len: usize,
+    _mapping: PhantomData<&'m ()>,
+}
+
+impl<'m> Region<'m> {
+    fn of_shmem(shmem: &'m Shmem) -> Self {
+        Region {
+            base: shmem.as_ptr(),
+            len: shmem.len(),
+            _mapping: PhantomData,
+        }
+    }
+
+    fn of_mmap(map: &'m mut memmap2::MmapMut) -> Self {
+        Region {
+            base: map.as_mut_ptr(),
+            len: map.len(),
+            _mapping: PhantomData,
+        }
+    }
+
+    fn control(&self) -> &Control {
+        assert!(self.len >= HEADER && std::mem::size_of::<Control>() <= HEADER);
+        // SAFETY: a mapping starts on a page boundary, which is aligned for Control (64
+        // bytes); Control fits in the first page, which the mapping holds (checked
+        // above); it is made of atomics only, for which any bits (zero in a fresh
+        // mapping) are valid and which both processes may access at the same time. The
+        // borrow is tied to the mapping by the lifetime 'm.
+        unsafe { &*self.base.cast::<Control>() }
+    }
+
+    /// The array's bytes start here.
+    fn payload(&self) -> *mut u8 {
+        // SAFETY: HEADER is within the mapping (checked in `control`, which every user
+        // calls first), so the result points into it or one past its end.
+        unsafe { self.base.add(HEADER) }
+    }
+
+    fn payload_len(&self) -> usize {
+        self.len - HEADER
+    }
+}
+
+/// Touches every page of `len` bytes at `at`, so that the page faults happen now.
+fn prefault_read(at: *const u8, len: usize) {
+    let page = os::page_size();
+    for offset in (0..len).step_by(page) {
+        // SAFETY: `at..at + len` lies inside a live mapping (callers pass the payload);
+        // a volatile read of one byte per page makes the system map the page now.
+        unsafe { std::ptr::read_volatile(at.add(offset)) };
+    }
+}
+
+// ANCHOR: memcpy
+/// The limit: copying the array once, inside one process, into memory that is already
+/// mapped. Any way of moving it to another process copies at least this once.
+pub fn memcpy(data: &[f64], rounds: u32) -> Result<Measured> {
+    let mut copy = vec![1.0f64; data.len()]; // written once: already mapped
+    let mut best = Duration::MAX;
+    let mut faults = 0;
+    for _ in 0..rounds {
+        let before = minor_faults();
+        let start = Instant::now();
+        copy.copy_from_slice(data);
+        std::hint::black_box(&mut copy);
+        best = best.min(start.elapsed());
+        faults = minor_faults() - before;
+    }
+    Ok(Measured {
+        best,
+        matched: checksum(&copy) == checksum(data),
+        faults,
+    })
+}
+// ANCHOR_END: memcpy
+
+// ANCHOR: reused
+/// Shared memory as it should be used for bulk data: one segment, created and
+/// pre-faulted once, then reused round after round.
+pub fn shm_reused(data: &[f64], rounds: u32) -> Result<Measured> {
+    let bytes = std::mem::size_of_val(data);
+    let name = names::unique("alt");
+    let shmem = ShmemConf::new()
+        .size(HEADER + bytes)
+        .os_id(&name)
+        .create()
+        .map_err(os::explain)
+        .with_context(|| format!("creating {name}"))?;
+    let region = Region::of_shmem(&shmem);
+    region.control(); // checks the layout
+                      // SAFETY: the payload has `bytes` bytes; no other process maps the segment yet.
+    unsafe { std::ptr::write_bytes(region.payload(), 0, bytes) }; // pre-fault: map every page now
+    let consumer = spawn_consumer(Way::Shm, &name, bytes, rounds, false)?;
+    produce(&region, data, rounds, consumer)
+}
+// ANCHOR_END: reused
+
+// ANCHOR: produce
+/// The producer's side of a round through a mapping: copy the array in, raise `sent`,
+/// spin until the consumer raises `ack`. The clock runs from the copy to the ack.
+fn produce(region: &Region, data: &[f64], rounds: u32, consumer: Helper) -> Result<Measured> {
+    let control = region.control();
+    let expected = checksum(data);
+    let bytes = std::mem::size_of_val(data);
+    assert!(bytes <= region.payload_len());
+    spin_until("the consumer to map the array", || {
+        control.ready.0.load(Ordering::Acquire) == 1
+    })?;
+    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    for round in 1..=u64::from(rounds) {
+        let before = minor_faults();
+        let start = Instant::now();
+        // SAFETY: the payload holds `bytes` bytes (asserted above) and does not overlap
+        // `data`; the consumer reads it only after it sees `sent == round`, and it is
+        // done with the previous round (we waited for `done` below).
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().cast(), region.payload(), bytes) };
+        control.sent.0.store(round, Ordering::Release);
+        spin_until("the consumer's ack", || {
+            control.ack.0.load(Ordering::Acquire) == round
+        })?;
+        best = best.min(start.elapsed());
+        let mine = minor_faults() - before;
+        spin_until("the consumer's checksum", || {
+            control.done.0.load(Ordering::Acquire) == round
+        })?;
+        matched &= control.sum.0.load(Ordering::Relaxed) == expected;
+        faults = mine + control.faults.0.load(Ordering::Relaxed);
+    }
+    consumer.wait_ok(PROCESS_TIMEOUT)?;
+    Ok(Measured {
+        best,
+        matched,
+        faults,
+    })
+}
+
+/// The consumer's side: wait for `sent`, raise `ack` — the array is already in this
+/// process's memory, no byte was copied — then checksum it in place.
+fn consume(region: &Region, bytes: usize, rounds: u32) -> Result<()> {
+    let control = region.control();
+    prefault_read(region.payload(), bytes);
+    control.ready.0.store(1, Ordering::Release);
+    for round in 1..=u64::from(rounds) {
+        let before = minor_faults();
+        spin_until("the producer's array", || {
+            control.sent.0.load(Ordering::Acquire) == round
+        })?;
+        control.ack.0.store(round, Ordering::Release);
+        let faults = minor_faults() - before;
+        // SAFETY: the payload is page-aligned and holds `bytes / 8` f64 (any bits are a
+        // valid f64); the producer does not write it again until we raise `done`, and
+        // this slice is gone by then.
+        let values =
+            unsafe { std::slice::from_raw_parts(region.payload().cast::<f64>(), bytes / 8) };
+        control.sum.0.store(checksum(values), Ordering::Relaxed);
+        control.faults.0.store(faults, Ordering::Relaxed);
+        control.done.0.store(round, Ordering::Release);
+    }
+    Ok(())
+}
+// ANCHOR_END: produce
+
+/// The consumer of `shm` and `file`: maps what the producer made and consumes rounds.
+pub fn consume_reused(way: Way, peer: &str, bytes: usize, rounds: u32) -> Result<()> {
+    if way == Way::Shm {
+        let shmem = ShmemConf::new()
+            .os_id(peer)
+            .open()
+            .map_err(os::explain)
+            .with_context(|| format!("opening {peer}"))?;
+        consume(&Region::of_shmem(&shmem), bytes, rounds)
+    } else {
+        let mut map = map_file(Path::new(peer))?;
+        consume(&Region::of_mmap(&mut map), bytes, rounds)
+    }
+}
+
+// ANCHOR: fresh
+/// Shared memory used badly for bulk data: a new segment for every array. Each round
+/// pays for creating and mapping it, and for a page fault on every page, twice: once
+/// in the producer (the system finds and zeroes a page) and once in the consumer.
+pub fn shm_fresh(data: &[f64], rounds: u32) -> Result<Measured> {
+    let bytes = std::mem::size_of_val(data);
+    let base = names::unique("alt");
+    let control = ShmemConf::new()
+        .size(HEADER)
+        .os_id(&base)
+        .create()
+        .map_err(os::explain)?;
+    let control_region = Region::of_shmem(&control);
+    let flags = control_region.control();
+    let consumer = spawn_consumer(Way::Fresh, &base, bytes, rounds, false)?;
+    spin_until("the consumer to start", || {
+        flags.ready.0.load(Ordering::Acquire) == 1
+    })?;
+    let expected = checksum(data);
+    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    for round in 1..=u64::from(rounds) {
+        let before = minor_faults();
+        let start = Instant::now();
+        let shmem = ShmemConf::new()
+            .size(bytes)
+            .os_id(format!("{base}-r{round}"))
+            .create()
+            .map_err(os::explain)?;
+        // SAFETY: the new segment holds `bytes` bytes; the consumer opens it only after
+        // it sees `sent == round`.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().cast(), shmem.as_ptr(), bytes) };
+        flags.sent.0.store(round, Ordering::Release);
+        spin_until("the consumer's ack", || {
+            flags.ack.0.load(Ordering::Acquire) == round
+        })?;
+        best = best.min(start.elapsed());
+        let mine = minor_faults() - before;
+        spin_until("the consumer's checksum", || {
+            flags.done.0.load(Ordering::Acquire) == round
+        })?;
+        matched &= flags.sum.0.load(Ordering::Relaxed) == expected;
+        faults = mine + flags.faults.0.load(Ordering::Relaxed);
+        drop(shmem); // the owner's drop unmaps and removes this round's segment
+    }
+    consumer.wait_ok(PROCESS_TIMEOUT)?;
+    Ok(Measured {
+        best,
+        matched,
+        faults,
+    })
+}
+
+pub fn consume_fresh(base: &str, bytes: usize, rounds: u32) -> Result<()> {
+    let control = ShmemConf::new().os_id(base).open().map_err(os::explain)?;
+    let control_region = Region::of_shmem(&control);
+    let flags = control_region.control();
+    flags.ready.0.store(1, Ordering::Release);
+    for round in 1..=u64::from(rounds) {
+        let before = minor_faults();
+        spin_until("the producer's array", || {
+            flags.sent.0.load(Ordering::Acquire) == round
+        })?;
+        let name = format!("{base}-r{round}");
+        let shmem = ShmemConf::new()
+            .os_id(&name)
+            .open()
+            .map_err(os::explain)
+            .with_context(|| format!("opening {name}"))?;
+        prefault_read(shmem.as_ptr(), bytes); // map its pages into this process
+        flags.ack.0.store(round, Ordering::Release);
+        let faults = minor_faults() - before;
+        // SAFETY: the segment is page-aligned and holds `bytes / 8` f64; the producer
+        // wrote it before raising `sent` and does not write it again.
+        let values = unsafe { std::slice::from_raw_parts(shmem.as_ptr().cast::<f64>(), bytes / 8) };
+        flags.sum.0.store(checksum(values), Ordering::Relaxed);
+        flags.faults.0.store(faults, Ordering::Relaxed);
+        flags.done.0.store(round, Ordering::Release);
+    }
+    Ok(())
+}
+// ANCHOR_END: fresh
+
+// ANCHOR: file
+/// A file mapped into both processes with memmap2: the same protocol as the reused
+/// segment, but the memory is the file's page cache, and the data stays in the file.
+pub fn file(data: &[f64], rounds: u32) -> Result<Measured> {
+    let bytes = std::mem::size_of_val(data);
+    let path = std::env::temp_dir().join(format!("shmbook-alt-{}.bin", std::process::id()));
+    let _remove = RemoveOnDrop(path.clone());
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.set_len((HEADER + bytes) as u64)?;
+    drop(file); // the mapping keeps what it needs
+    let mut map = map_file(&path)?;
+    map[HEADER..].fill(0); // pre-fault: map every page now
+    let region = Region::of_mmap(&mut map);
+    let consumer = spawn_consumer(Way::File, &path.to_string_lossy(), bytes, rounds, false)?;
+    produce(&region, data, rounds, consumer)
+}
+
+fn map_file(path: &Path) -> Result<memmap2::MmapMut> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: memmap2 requires that nobody truncates or rewrites the file through
+    // other means while it is mapped: only this example's two processes use this
+    // file, and both access it only through their mappings, with the protocol above.
+    unsafe { memmap2::MmapMut::map_mut(&file) }
+        .with_context(|| format!("mapping {}", path.display()))
+}
+// ANCHOR_END: file
+
+/// Removes a file however the function that made it ends.
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

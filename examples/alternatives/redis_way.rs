@@ -1,0 +1,197 @@
+//! Redis, for real: a `redis-server` of this run's own on a free loopback port (or the
+//! server `--redis HOST:PORT` names), and the `redis` crate's plain TCP client.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use redis::Commands;
+use shmbook::{os, PROCESS_TIMEOUT};
+
+use shmbook::measure::{as_bytes, checksum, minor_faults};
+
+use crate::{spawn_consumer, Addr, Measured, Way};
+
+/// What a reader without Redis sees instead of a measurement.
+pub const MISSING: &str = "not run: no redis-server on PATH; install it (Debian, Ubuntu: \
+apt-get install redis-server; macOS: brew install redis) or pass --redis HOST:PORT";
+
+// ANCHOR: server
+/// A Redis server to talk to: one this run started (stopped when dropped), or the one
+/// `--redis` named.
+pub struct Server {
+    pub addr: String,
+    child: Option<Child>,
+}
+
+/// Finds the server to use: `--redis ADDR`, or a `redis-server` started on a free port
+/// of 127.0.0.1 for this run. `None` when neither is possible.
+pub fn server(given: Option<&Addr>) -> Result<Option<Server>> {
+    if let Some(addr) = given {
+        return Ok(Some(Server {
+            addr: addr.0.clone(),
+            child: None,
+        }));
+    }
+    let Some(program) = os::find_program("redis-server") else {
+        return Ok(None);
+    };
+    // A free port: the system picks one for a listener we close at once. Another
+    // program could take it in between; then the server fails to start and we retry.
+    for _ in 0..3 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if let Some(server) = start(&program, port)? {
+            println!("(started redis-server on 127.0.0.1 for this run; it stops with the run)");
+            return Ok(Some(server));
+        }
+    }
+    bail!("redis-server did not start on three free ports in a row")
+}
+
+fn start(program: &Path, port: u16) -> Result<Option<Server>> {
+    let mut cmd = Command::new(program);
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"]) // nothing written to disk
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: runs in the child between fork and exec and only calls prctl, which
+        // is async-signal-safe: the server dies with this process, however it ends.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = cmd.spawn().context("starting redis-server")?;
+    let mut server = Server {
+        addr: format!("127.0.0.1:{port}"),
+        child: Some(child),
+    };
+    let start = Instant::now();
+    loop {
+        if server.connect().is_ok() {
+            return Ok(Some(server));
+        }
+        let child = server.child.as_mut().expect("we started it");
+        if child.try_wait()?.is_some() {
+            return Ok(None); // it exited: most likely the port was taken meanwhile
+        }
+        if start.elapsed() > PROCESS_TIMEOUT {
+            bail!(
+                "redis-server did not answer within {} s",
+                PROCESS_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Server {
+    /// A connection whose every reply is awaited at most `PROCESS_TIMEOUT`.
+    pub fn connect(&self) -> Result<redis::Connection> {
+        connect(&self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+// ANCHOR_END: server
+
+pub fn connect(addr: &str) -> Result<redis::Connection> {
+    let client = redis::Client::open(format!("redis://{addr}/"))?;
+    let mut con = client
+        .get_connection_with_timeout(PROCESS_TIMEOUT)
+        .with_context(|| format!("connecting to Redis at {addr}"))?;
+    con.set_read_timeout(Some(PROCESS_TIMEOUT))?;
+    con.set_write_timeout(Some(PROCESS_TIMEOUT))?;
+    let _: String = redis::cmd("PING").query(&mut con)?;
+    Ok(con)
+}
+
+/// Keys of this run: `shmbook:PID:NAME`, so that runs sharing a server do not meet.
+pub fn key(name: &str) -> String {
+    format!("shmbook:{}:{name}", std::process::id())
+}
+
+/// BLPOP: waits (at most `PROCESS_TIMEOUT`) for an element of the list `key`.
+pub fn pop(con: &mut redis::Connection, key: &str) -> Result<Vec<u8>> {
+    let popped: Option<(String, Vec<u8>)> = con.blpop(key, PROCESS_TIMEOUT.as_secs_f64())?;
+    match popped {
+        Some((_, value)) => Ok(value),
+        None => bail!(
+            "nothing arrived in {key} within {} s",
+            PROCESS_TIMEOUT.as_secs()
+        ),
+    }
+}
+
+// ANCHOR: throughput
+/// Redis as a queue between the two processes: the producer RPUSHes the array's bytes
+/// onto a list, the consumer BLPOPs them and RPUSHes an ack onto another list.
+pub fn throughput(server: &Server, data: &[f64], rounds: u32) -> Result<Measured> {
+    let bytes = std::mem::size_of_val(data);
+    let mut con = server.connect()?;
+    let keys = [key("data"), key("ack"), key("sum")];
+    let peer = format!("{}/{}", server.addr, std::process::id());
+    let consumer = spawn_consumer(Way::Redis, &peer, bytes, rounds, false)?;
+    let expected = checksum(data);
+    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    for _ in 0..rounds {
+        let before = minor_faults();
+        let start = Instant::now();
+        let _: () = con.rpush(&keys[0], as_bytes(data))?;
+        pop(&mut con, &keys[1])?;
+        best = best.min(start.elapsed());
+        let mine = minor_faults() - before;
+        let report = pop(&mut con, &keys[2])?;
+        let [sum, theirs] = crate::two_words(&report)?;
+        matched &= sum == expected;
+        faults = mine + theirs;
+    }
+    consumer.wait_ok(PROCESS_TIMEOUT)?;
+    let _: () = con.del(&keys)?;
+    Ok(Measured {
+        best,
+        matched,
+        faults,
+    })
+}
+
+pub fn consume(peer: &str, bytes: usize, rounds: u32) -> Result<()> {
+    let (addr, pid) = peer.split_once('/').context("peer is ADDR/PID")?;
+    let mut con = connect(addr)?;
+    let key = |name: &str| format!("shmbook:{pid}:{name}");
+    for _ in 0..rounds {
+        let before = minor_faults();
+        let received = pop(&mut con, &key("data"))?;
+        let _: () = con.rpush(key("ack"), 1)?;
+        let faults = minor_faults() - before;
+        if received.len() != bytes {
+            bail!("received {} bytes, expected {bytes}", received.len());
+        }
+        // The bytes arrived in a Vec<u8>, which need not be aligned for f64: decode.
+        let values: Vec<f64> = received
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let report = [checksum(&values).to_le_bytes(), faults.to_le_bytes()].concat();
+        let _: () = con.rpush(key("sum"), report)?;
+    }
+    Ok(())
+}
+// ANCHOR_END: throughput

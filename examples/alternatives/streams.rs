@@ -1,0 +1,240 @@
+//! The ways that copy through the kernel — a pipe and a Unix socket, with raw bytes or
+//! with serialized messages (postcard) — and threads, which copy nothing.
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use shmbook::{wait, PROCESS_TIMEOUT};
+
+use crate::mapped::RemoveOnDrop;
+use shmbook::measure::{as_bytes, as_bytes_mut, checksum, minor_faults};
+
+use crate::{spawn_consumer, Measured, Way};
+
+// ANCHOR: threads
+/// Threads in one process: the consumer thread gets the producer's `Vec` by move.
+/// Only its pointer, length and capacity travel; the array stays where it is.
+/// Returns the fastest hand-off and whether every checksum matched.
+pub fn threads(data: &[f64], rounds: u32) -> Result<(Duration, bool)> {
+    let expected = checksum(data);
+    let (to_consumer, inbox) = mpsc::sync_channel::<Vec<f64>>(1);
+    let (to_producer, replies) = mpsc::sync_channel::<(Vec<f64>, Instant, u64)>(1);
+    let mut array = data.to_vec();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for values in inbox {
+                let received = Instant::now();
+                let sum = checksum(&values);
+                if to_producer.send((values, received, sum)).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut best, mut matched) = (Duration::MAX, true);
+        for _ in 0..rounds {
+            let sent = Instant::now();
+            to_consumer
+                .send(array)
+                .context("the consumer thread ended")?;
+            let (back, received, sum) = replies
+                .recv_timeout(PROCESS_TIMEOUT)
+                .context("waiting for the consumer thread")?;
+            best = best.min(received - sent);
+            matched &= sum == expected;
+            array = back; // the same Vec comes back for the next round
+        }
+        drop(to_consumer); // ends the consumer's loop; the scope joins it
+        Ok((best, matched))
+    })
+}
+// ANCHOR_END: threads
+
+// ANCHOR: stream
+/// The producer's side of a round through a byte stream: write the array, read the
+/// consumer's one-byte ack (the clock stops here), then its checksum and page faults.
+fn produce(
+    tx: &mut impl Write,
+    rx: &mut impl Read,
+    data: &[f64],
+    rounds: u32,
+    serialize: bool,
+) -> Result<Measured> {
+    let expected = checksum(data);
+    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    for round in 1..=rounds {
+        let before = minor_faults();
+        let start = Instant::now();
+        if serialize {
+            send_message(tx, round, data)?;
+        } else {
+            tx.write_all(as_bytes(data))?;
+        }
+        tx.flush()?;
+        rx.read_exact(&mut [0u8; 1]).context("reading the ack")?;
+        best = best.min(start.elapsed());
+        let mine = minor_faults() - before;
+        let mut report = [0u8; 16];
+        rx.read_exact(&mut report).context("reading the checksum")?;
+        let [sum, theirs] = crate::two_words(&report)?;
+        matched &= sum == expected;
+        faults = mine + theirs;
+    }
+    Ok(Measured {
+        best,
+        matched,
+        faults,
+    })
+}
+
+/// The consumer's side: read the whole array into its own buffer (the kernel copies
+/// it there), ack, then checksum it.
+fn consume(
+    rx: &mut impl Read,
+    tx: &mut impl Write,
+    bytes: usize,
+    rounds: u32,
+    serialized: bool,
+) -> Result<()> {
+    let mut buffer = vec![1.0f64; bytes / 8]; // written once: already mapped
+    let mut message = Vec::new();
+    for round in 1..=rounds {
+        let before = minor_faults();
+        let received = if serialized {
+            Some(receive_message(rx, &mut message, round)?)
+        } else {
+            rx.read_exact(as_bytes_mut(&mut buffer))?;
+            None
+        };
+        tx.write_all(&[1])?;
+        tx.flush()?;
+        let faults = minor_faults() - before;
+        let sum = checksum(received.as_deref().unwrap_or(&buffer));
+        tx.write_all(&sum.to_le_bytes())?;
+        tx.write_all(&faults.to_le_bytes())?;
+        tx.flush()?;
+    }
+    Ok(())
+}
+// ANCHOR_END: stream
+
+// ANCHOR: postcard
+/// What the producer sends: it borrows the array...
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    round: u32,
+    values: &'a [f64],
+}
+
+/// ...and what the consumer gets: the same fields, in a `Vec` of its own.
+#[derive(Deserialize)]
+struct Incoming {
+    round: u32,
+    values: Vec<f64>,
+}
+
+/// Serializes the array with postcard (Rust's pickle, for this job) and sends it with
+/// its length in front, as `multiprocessing` does with a pickle.
+fn send_message(tx: &mut impl Write, round: u32, values: &[f64]) -> Result<()> {
+    let message = postcard::to_stdvec(&Outgoing { round, values })?;
+    tx.write_all(&(message.len() as u64).to_le_bytes())?;
+    tx.write_all(&message)?;
+    Ok(())
+}
+
+fn receive_message(rx: &mut impl Read, buffer: &mut Vec<u8>, round: u32) -> Result<Vec<f64>> {
+    let mut length = [0u8; 8];
+    rx.read_exact(&mut length)?;
+    buffer.resize(u64::from_le_bytes(length) as usize, 0);
+    rx.read_exact(buffer)?;
+    let incoming: Incoming = postcard::from_bytes(buffer).context("decoding the message")?;
+    if incoming.round != round {
+        bail!("expected round {round}, got round {}", incoming.round);
+    }
+    Ok(incoming.values)
+}
+// ANCHOR_END: postcard
+
+// ANCHOR: pipe
+/// A pipe: the consumer is a helper whose standard input and output are pipes.
+pub fn pipe(data: &[f64], rounds: u32) -> Result<Measured> {
+    let bytes = std::mem::size_of_val(data);
+    let mut consumer = spawn_consumer(Way::Pipe, "-", bytes, rounds, true)?;
+    let (Some(mut tx), Some(mut rx)) = (consumer.take_stdin(), consumer.take_stdout()) else {
+        bail!("the consumer has no pipes");
+    };
+    let measured = {
+        let _bound = consumer.watchdog(PROCESS_TIMEOUT); // pipes have no timeouts
+        produce(&mut tx, &mut rx, data, rounds, false)?
+    };
+    drop(tx); // end-of-file for the consumer
+    consumer.wait_ok(PROCESS_TIMEOUT)?;
+    Ok(measured)
+}
+
+pub fn consume_pipe(bytes: usize, rounds: u32) -> Result<()> {
+    consume(
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        bytes,
+        rounds,
+        false,
+    )
+}
+// ANCHOR_END: pipe
+
+// ANCHOR: socket
+/// A Unix domain socket: a path in the file system that the consumer connects to.
+pub fn socket(data: &[f64], rounds: u32, serialize: bool) -> Result<Measured> {
+    let bytes = std::mem::size_of_val(data);
+    let (listener, path) = listen()?;
+    let _remove = RemoveOnDrop(path.clone());
+    let way = if serialize {
+        Way::Postcard
+    } else {
+        Way::Socket
+    };
+    let consumer = spawn_consumer(way, &path.to_string_lossy(), bytes, rounds, false)?;
+    let stream = accept(&listener)?;
+    let measured = produce(&mut &stream, &mut &stream, data, rounds, serialize)?;
+    consumer.wait_ok(PROCESS_TIMEOUT)?;
+    Ok(measured)
+}
+
+pub fn consume_socket(path: &str, bytes: usize, rounds: u32, serialized: bool) -> Result<()> {
+    let stream = connect(path)?;
+    consume(&mut &stream, &mut &stream, bytes, rounds, serialized)
+}
+// ANCHOR_END: socket
+
+/// A listening socket at a new path in the temporary directory.
+pub fn listen() -> Result<(UnixListener, std::path::PathBuf)> {
+    let path = std::env::temp_dir().join(format!("shmbook-alt-{}.sock", std::process::id()));
+    let listener =
+        UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+    listener.set_nonblocking(true)?; // so that accept can give up
+    Ok((listener, path))
+}
+
+/// Accepts one connection, waiting at most `PROCESS_TIMEOUT`; every read and write on
+/// it is bounded the same way.
+pub fn accept(listener: &UnixListener) -> Result<UnixStream> {
+    let (stream, _) = wait::retry(PROCESS_TIMEOUT, || listener.accept())
+        .context("waiting for the other process to connect")?;
+    bound(stream)
+}
+
+pub fn connect(path: &str) -> Result<UnixStream> {
+    let stream = UnixStream::connect(path).with_context(|| format!("connecting to {path}"))?;
+    bound(stream)
+}
+
+fn bound(stream: UnixStream) -> Result<UnixStream> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(PROCESS_TIMEOUT))?;
+    stream.set_write_timeout(Some(PROCESS_TIMEOUT))?;
+    Ok(stream)
+}
