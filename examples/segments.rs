@@ -473,7 +473,7 @@ fn killed_owner() -> Result<()> {
 }
 
 /// The value the owner stores in the first word once the segment is set up.
-const READY: u64 = 0x5245_4144_59;
+const READY: u64 = 0x0052_4541_4459; // "READY" in ASCII
 
 fn own_until_killed(name: &str) -> Result<()> {
     let shmem = ShmemConf::new()
