@@ -119,17 +119,14 @@ fn main() -> ExitCode {
         }
     }
 
-    let after = runner::dev_shm_entries();
-    let leaked: Vec<_> = after.difference(&before).cloned().collect();
-    if !leaked.is_empty() {
-        failures.push(format!(
-            "/dev/shm holds new entries after the transcripts ran (removing them now): {leaked:?}"
-        ));
-        for name in &leaked {
-            let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
-        }
-    } else {
+    let leaked = runner::leaked_since(&before);
+    if leaked.is_empty() {
         println!("leak check: no new entry in /dev/shm");
+    } else {
+        failures.push(format!(
+            "/dev/shm holds new entries after the transcripts ran: {leaked:?}"
+        ));
+        runner::remove_our_leftovers(&leaked);
     }
 
     let passed = outcomes.iter().filter(|o| o.failure.is_none()).count();

@@ -217,3 +217,26 @@ pub fn dev_shm_entries() -> BTreeSet<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
 }
+
+/// The entries of /dev/shm that are new since `before` and stay: an entry that goes
+/// away within a few seconds belonged to a process still finishing (on a developer's
+/// machine, possibly another program's), not a leak of ours.
+pub fn leaked_since(before: &BTreeSet<String>) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let new: Vec<String> = dev_shm_entries().difference(before).cloned().collect();
+        if new.is_empty() || Instant::now() >= deadline {
+            return new;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Removes leaked entries that carry the book's prefix (never anyone else's).
+pub fn remove_our_leftovers(leaked: &[String]) {
+    for name in leaked {
+        if name.starts_with("shmbook-") || name.starts_with("sem.shmbook-") {
+            let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+        }
+    }
+}
