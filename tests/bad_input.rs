@@ -108,6 +108,7 @@ fn commands_from_help(help: &str) -> Vec<Spec> {
 #[test]
 fn every_example_rejects_bad_input_with_one_line_and_status_2() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    runner::build_examples().expect("build the examples");
     let before = runner::dev_shm_entries();
     let mut failures = Vec::new();
     let mut probes = 0;
