@@ -81,10 +81,10 @@ fn main() -> std::process::ExitCode {
         }
         "leave" | "exists" | "remove" | "open" => {
             let SegmentName(name) = args.required("--name")?;
-            let unsized = command == "leave" && args.switch("--unsized");
+            let never_sized = command == "leave" && args.switch("--unsized");
             args.finish()?;
             match command {
-                "leave" if unsized => leave_unsized(&name),
+                "leave" if never_sized => leave_unsized(&name),
                 "leave" => leave(&name),
                 "exists" => exists(&name),
                 "remove" => remove(&name),
@@ -264,7 +264,9 @@ fn leave_unsized(name: &str) -> Result<()> {
     let fd = raw_create(name)?;
     // SAFETY: `fd` is the descriptor raw_create just opened; nothing uses it afterwards.
     unsafe { libc::close(fd) };
-    println!("made {name} with shm_open only (size 0), as a creator that died before sizing it would");
+    println!(
+        "made {name} with shm_open only (size 0), as a creator that died before sizing it would"
+    );
     Ok(())
 }
 
