@@ -242,9 +242,11 @@ pub fn shm_fresh(data: &[f64], rounds: u32) -> Result<Measured> {
     for round in 1..=u64::from(rounds) {
         let before = minor_faults();
         let start = Instant::now();
+        let name = format!("{base}-r{round}");
+        shmbook::cleanup::remove_on_interrupt(&name); // as names::unique does for `base`
         let shmem = ShmemConf::new()
             .size(bytes)
-            .os_id(format!("{base}-r{round}"))
+            .os_id(&name)
             .create()
             .map_err(os::explain)?;
         // SAFETY: the new segment holds `bytes` bytes; the consumer opens it only after

@@ -3,6 +3,10 @@
 //! The suite runs only commands it knows how to map to a real program:
 //! - `cargo run -q --example NAME [-- ARGS]` runs the example binary cargo built for
 //!   the tests (`target/<profile>/examples/NAME`), with the same arguments;
+//! - `cargo run -q -p PACKAGE [-- ARGS]` runs the binary of a workspace member (a
+//!   directory `PACKAGE/` of the repository), built first with `cargo build -p PACKAGE`
+//!   (members with heavy system requirements, such as MPI, are not built by a plain
+//!   `cargo test`);
 //! - `python3 FILE [ARGS]` runs Python on a file of the repository.
 //!
 //! Any other command fails the suite. A command may end in `; echo "exit status: $?"`,
@@ -67,6 +71,88 @@ pub fn example_of(command: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The workspace member a command runs, if it is a `cargo run -q -p NAME` command.
+pub fn package_of(command: &str) -> Option<String> {
+    let w = words(command.strip_suffix(STATUS_SUFFIX).unwrap_or(command)).ok()?;
+    match w.as_slice() {
+        [c, r, q, p, name, ..] if c == "cargo" && r == "run" && q == "-q" && p == "-p" => {
+            Some(name.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Builds the workspace member `name` (once per test process and member), in the
+/// profile of this test run, so that a transcript never runs a stale binary.
+pub fn build_package(name: &str) -> Result<(), String> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static BUILT: Mutex<Option<HashMap<String, Result<(), String>>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let built = built.get_or_insert_with(HashMap::new);
+    if let Some(result) = built.get(name) {
+        return result.clone();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", name]);
+    if profile_dir().file_name().is_some_and(|p| p == "release") {
+        cmd.arg("--release");
+    }
+    let result = cmd
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .map_err(|e| format!("running cargo build -p {name}: {e}"))
+        .and_then(|out| {
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "cargo build -p {name} failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        });
+    built.insert(name.to_string(), result.clone());
+    result
+}
+
+/// `target/<profile>`: where cargo put this test run's binaries.
+fn profile_dir() -> PathBuf {
+    examples_dir()
+        .parent()
+        .expect("examples/ sits in target/<profile>")
+        .to_path_buf()
+}
+
+/// The programs of `needs` that are not on `PATH`.
+pub fn missing_programs(needs: &[String]) -> Vec<String> {
+    needs
+        .iter()
+        .filter(|p| shmbook::os::find_program(p).is_none())
+        .cloned()
+        .collect()
+}
+
+/// How to get a program a transcript needs, for the line the suite prints instead.
+pub fn install_hint(program: &str) -> String {
+    match program {
+        "redis-server" => "install Redis (Debian, Ubuntu: apt-get install redis-server; \
+                           macOS: brew install redis)"
+            .into(),
+        "mpirun" => "install MPI and libclang (Debian, Ubuntu: apt-get install mpich \
+                     libmpich-dev libclang-dev; macOS: brew install mpich llvm)"
+            .into(),
+        other => format!("install {other}"),
+    }
+}
+
+/// True on a CI machine (`CI=true`, as CI services and `.ci/run` set it): there, a
+/// transcript whose programs are missing fails instead of being skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 /// Builds the examples (once per test process), so that `cargo test --test book`
@@ -155,6 +241,26 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
         cmd.args(args);
         return Ok(cmd);
     }
+    if let Some(name) = package_of(line) {
+        let args = match &w[5..] {
+            [] => &[][..],
+            [dd, args @ ..] if dd == "--" => args,
+            _ => {
+                return Err(format!(
+                    "write `-- ARGS` after the package name in `{line}`"
+                ))
+            }
+        };
+        if name.contains('/') || !root.join(&name).join("Cargo.toml").is_file() {
+            return Err(format!(
+                "there is no workspace member {name}/ in the repository"
+            ));
+        }
+        build_package(&name)?;
+        let mut cmd = Command::new(profile_dir().join(&name));
+        cmd.args(args);
+        return Ok(cmd);
+    }
     match w.split_first() {
         Some((p, args)) if p == "python3" && !args.is_empty() => {
             if !root.join(&args[0]).is_file() {
@@ -165,7 +271,7 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
             Ok(cmd)
         }
         _ => Err(format!(
-            "the suite cannot run `{line}`: a transcript runs `cargo run -q --example NAME -- ARGS` or `python3 FILE ARGS`"
+            "the suite cannot run `{line}`: a transcript runs `cargo run -q --example NAME -- ARGS`, `cargo run -q -p PACKAGE -- ARGS` or `python3 FILE ARGS`"
         )),
     }
 }

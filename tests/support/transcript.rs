@@ -57,6 +57,9 @@ pub struct Block {
     pub file: String,
     pub line: usize,
     pub steps: Vec<Step>,
+    /// Programs the block needs on `PATH`, from the fence's `needs=PROGRAM` attributes
+    /// (```` ```console,needs=redis-server ````): see `runner::missing_programs`.
+    pub needs: Vec<String>,
 }
 
 /// Problems found while reading a page: these fail the suite like a wrong output.
@@ -89,6 +92,19 @@ pub fn parse(file: &str, text: &str) -> (Vec<Block>, Vec<ParseProblem>) {
             });
         }
         let lang = info.split([',', ' ']).next().unwrap_or("");
+        let mut needs = Vec::new();
+        for attr in info.split([',', ' ']).skip(1) {
+            if let Some(program) = attr.strip_prefix("needs=") {
+                if program.is_empty() {
+                    problems.push(ParseProblem {
+                        file: file.into(),
+                        line: i + 1,
+                        what: "`needs=` names no program".into(),
+                    });
+                }
+                needs.push(program.to_string());
+            }
+        }
         let mut body = Vec::new();
         let mut closed = false;
         for (j, l) in lines.by_ref() {
@@ -143,6 +159,7 @@ pub fn parse(file: &str, text: &str) -> (Vec<Block>, Vec<ParseProblem>) {
             file: file.into(),
             line: i + 1,
             steps,
+            needs,
         });
     }
     (blocks, problems)
