@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+// ANCHOR: array
 /// The array: `n` values, the same on every run.
 pub fn make_array(n: usize) -> Vec<f64> {
     (0..n).map(|i| i as f64 * 0.5).collect()
@@ -18,6 +19,7 @@ pub fn checksum(values: &[f64]) -> u64 {
         .iter()
         .fold(0u64, |acc, v| acc.rotate_left(5) ^ v.to_bits())
 }
+// ANCHOR_END: array
 
 /// The array's bytes, for writing them to a pipe, a socket or a mapping.
 pub fn as_bytes(values: &[f64]) -> &[u8] {
@@ -80,6 +82,14 @@ pub fn duration_text(d: Duration) -> String {
         format!("{:.1} ms", ns / 1e6)
     } else {
         format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// True when a debug build is asked to measure something large: its numbers would
+/// mislead, so the examples then say to add `--release`.
+pub fn warn_if_debug(large: bool) {
+    if cfg!(debug_assertions) && large {
+        println!("(a debug build: add --release to cargo run for real speeds)");
     }
 }
 

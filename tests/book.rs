@@ -165,7 +165,10 @@ fn main() -> ExitCode {
     let ignored: Vec<&Outcome> = outcomes.iter().filter(|o| o.skipped.is_some()).collect();
     let failed_steps = outcomes.iter().filter(|o| o.failure.is_some()).count();
     let passed = outcomes.len() - ignored.len() - failed_steps;
-    let reasons: BTreeSet<&str> = ignored.iter().filter_map(|o| o.skipped.as_deref()).collect();
+    let reasons: BTreeSet<&str> = ignored
+        .iter()
+        .filter_map(|o| o.skipped.as_deref())
+        .collect();
     for why in reasons {
         println!("\nskipped transcripts ({why}); the other transcripts ran");
     }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use mpi::traits::*;
 use shmbook::cli::{Bytes, FromArg};
-use shmbook::measure::{checksum, duration_text, make_array, match_text, rate_text, size_text};
+use shmbook::measure::{
+    checksum, duration_text, make_array, match_text, rate_text, size_text, warn_if_debug,
+};
 use shmbook::{os, PROCESS_TIMEOUT};
 
 const USAGE: &str = "usage: cargo run -p alternatives-mpi -- [--size BYTES] [--rounds N] [--n N]";
@@ -194,9 +196,7 @@ fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
         data.len(),
         o.rounds
     );
-    if cfg!(debug_assertions) {
-        println!("(a debug build: add --release to cargo run for real speeds)");
-    }
+    warn_if_debug(o.size >= 64 << 20 || o.n > 1000);
     let memcpy = memcpy(&data, o.rounds);
     println!(
         "{:<24} {}  {}  1.00 × memcpy",

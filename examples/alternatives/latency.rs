@@ -21,9 +21,7 @@ use crate::{label, redis_way, spin_until, streams, Addr, Way};
 
 pub fn run(n: u32, ways: &[Way], given: Option<Addr>) -> Result<()> {
     println!("an 8-byte message to another process and back; mean of {n} round trips");
-    if cfg!(debug_assertions) {
-        println!("(a debug build: add --release to cargo run for real speeds)");
-    }
+    shmbook::measure::warn_if_debug(n > 200);
     for &way in ways {
         let mean = match way {
             Way::Spin => spin(n)?,

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use shmbook::cli::{self, Bytes, FromArg, Usage};
 use shmbook::helper::Helper;
-use shmbook::measure::{duration_text, make_array, match_text, rate_text, size_text};
+use shmbook::measure::{
+    duration_text, make_array, match_text, rate_text, size_text, warn_if_debug,
+};
 
 const USAGE: Usage = Usage {
     program: "alternatives",
@@ -61,7 +63,7 @@ fn main() -> std::process::ExitCode {
             throughput(size.0, rounds, &ways.0, redis)
         }
         "latency" => {
-            let n: u32 = args.value_or("--n", 1000)?;
+            let n: u32 = args.value_or("--n", 200)?;
             let ways: Ways = args.value_or("--ways", Ways(LATENCY.to_vec()))?;
             let redis: Option<Addr> = args.value("--redis")?;
             if n == 0 {
@@ -245,7 +247,7 @@ pub struct Measured {
 // ANCHOR_END: measure
 
 /// Waits for `ready()` by spinning: no sleep, so the wake-up costs nothing but the
-/// cache line. After a millisecond it starts yielding the core, so that on a busy
+/// cache line. After 100 µs it also yields the core between checks, so that on a busy
 /// machine the other process gets to run; after `shmbook::PROCESS_TIMEOUT` it fails.
 pub fn spin_until(what: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
     let start = Instant::now();
@@ -263,7 +265,7 @@ pub fn spin_until(what: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
                 shmbook::PROCESS_TIMEOUT.as_secs()
             );
         }
-        if waited > Duration::from_millis(1) {
+        if waited > Duration::from_micros(100) {
             std::thread::yield_now();
         }
     }
@@ -294,9 +296,7 @@ fn throughput(size: usize, rounds: u32, ways: &[Way], redis: Option<Addr>) -> Re
         size_text(size),
         data.len()
     );
-    if cfg!(debug_assertions) {
-        println!("(a debug build: add --release to cargo run for real speeds)");
-    }
+    warn_if_debug(size >= 64 << 20);
     // Every ratio is against the memcpy measured in this run, on this machine.
     let memcpy = mapped::memcpy(&data, rounds)?;
     let mut all_matched = true;
