@@ -57,9 +57,9 @@ pub fn minor_faults() -> u64 {
 
 /// "4 MiB", "64 KiB", "5000 bytes".
 pub fn size_text(bytes: usize) -> String {
-    if bytes % (1 << 20) == 0 {
+    if bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
-    } else if bytes % (1 << 10) == 0 {
+    } else if bytes.is_multiple_of(1 << 10) {
         format!("{} KiB", bytes >> 10)
     } else {
         format!("{bytes} bytes")

@@ -72,7 +72,7 @@ fn parse(words: &[String]) -> Result<Options, String> {
             _ => o.n = u32::from_arg(value).map_err(bad)?,
         }
     }
-    if o.size < 4096 || o.size % 8 != 0 {
+    if o.size < 4096 || !o.size.is_multiple_of(8) {
         return Err("--size must be a multiple of 8 bytes, at least 4096".into());
     }
     if o.rounds == 0 || o.n == 0 {

@@ -50,7 +50,7 @@ fn main() -> std::process::ExitCode {
             let rounds: u32 = args.value_or("--rounds", 3)?;
             let ways: Ways = args.value_or("--ways", Ways(THROUGHPUT.to_vec()))?;
             let redis: Option<Addr> = args.value("--redis")?;
-            if size.0 < 4096 || size.0 % 8 != 0 {
+            if size.0 < 4096 || !size.0.is_multiple_of(8) {
                 return Err(args
                     .invalid("--size must be a multiple of 8 bytes, at least 4096")
                     .into());
