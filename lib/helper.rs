@@ -72,20 +72,7 @@ impl Helper {
         let exe = std::env::current_exe().context("finding the current executable")?;
         let mut cmd = Command::new(&exe);
         cmd.arg(role).args(args).stdin(stdin).stdout(stdout);
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: the closure runs in the child between fork and exec and calls only
-            // prctl, which is async-signal-safe; it touches no memory of the parent.
-            unsafe {
-                cmd.pre_exec(|| {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
+        die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .with_context(|| format!("starting helper '{role}' ({})", exe.display()))?;
@@ -206,6 +193,29 @@ impl Drop for Helper {
             let _ = child.wait();
         }
     }
+}
+
+/// Makes the program `cmd` starts die with this process (Linux: `PR_SET_PDEATHSIG`,
+/// `SIGKILL`), however this process ends — also when it is killed and no destructor
+/// runs. Does nothing on other systems. Every [`Helper`] is started this way; use it
+/// for other programs an example starts, such as a server.
+pub fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the child between fork and exec and calls only
+        // prctl, which is async-signal-safe; it touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// Kills a helper that is still running when its time is up; see [`Helper::watchdog`].

@@ -133,6 +133,7 @@ impl Group {
     fn spawn(mut cmd: Command) -> Result<Group> {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
+        shmbook::helper::die_with_parent(&mut cmd);
         Ok(Group {
             child: cmd.spawn().context("starting mpirun")?,
         })

@@ -89,6 +89,18 @@ fn words(shmem: &Shmem) -> &[AtomicU64] {
     unsafe { std::slice::from_raw_parts(shmem.as_ptr().cast::<AtomicU64>(), shmem.len() / 8) }
 }
 
+/// A new one-page segment for one latency way, and its name for the echo.
+fn segment() -> Result<(String, Shmem)> {
+    let name = names::unique("alt");
+    let shmem = ShmemConf::new()
+        .size(4096)
+        .os_id(&name)
+        .create()
+        .map_err(os::explain)
+        .with_context(|| format!("creating {name}"))?;
+    Ok((name, shmem))
+}
+
 /// Word indices: each on a cache line of its own (8 words = 64 bytes apart).
 const PING: usize = 0;
 const PONG: usize = 8;
@@ -100,12 +112,7 @@ const REPLY: usize = 32;
 /// Shared memory, spinning: the message is the word itself. Each side watches a cache
 /// line until the other side's write reaches it.
 fn spin(n: u32) -> Result<Duration> {
-    let name = names::unique("alt");
-    let shmem = ShmemConf::new()
-        .size(4096)
-        .os_id(&name)
-        .create()
-        .map_err(os::explain)?;
+    let (name, shmem) = segment()?;
     let w = words(&shmem);
     let echo = spawn_echo(Way::Spin, &name, n, false)?;
     spin_until("the echo to start", || {
@@ -135,12 +142,7 @@ fn echo_spin(name: &str, n: u32) -> Result<()> {
 /// Shared memory with a blocking wake-up: the waiting side sleeps in the kernel on a
 /// raw_sync `Event` (a process-shared pthread condition variable) until it is set.
 fn event(n: u32) -> Result<Duration> {
-    let name = names::unique("alt");
-    let shmem = ShmemConf::new()
-        .size(4096)
-        .os_id(&name)
-        .create()
-        .map_err(os::explain)?;
+    let (name, shmem) = segment()?;
     let (ping, pong) = events(&shmem, true)?;
     let w = words(&shmem);
     let echo = spawn_echo(Way::Event, &name, n, false)?;

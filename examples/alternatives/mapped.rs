@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use shared_memory::{Shmem, ShmemConf};
-use shmbook::helper::Helper;
 use shmbook::{names, os, PROCESS_TIMEOUT};
 
 use shmbook::measure::{checksum, minor_faults};
@@ -131,33 +130,60 @@ pub fn shm_reused(data: &[f64], rounds: u32) -> Result<Measured> {
         .map_err(os::explain)
         .with_context(|| format!("creating {name}"))?;
     let region = Region::of_shmem(&shmem);
-    region.control(); // checks the layout
-                      // SAFETY: the payload has `bytes` bytes; no other process maps the segment yet.
+    let control = region.control(); // checks the layout, too
+                                    // SAFETY: the payload has `bytes` bytes; no other process maps the segment yet.
     unsafe { std::ptr::write_bytes(region.payload(), 0, bytes) }; // pre-fault: map every page now
     let consumer = spawn_consumer(Way::Shm, &name, bytes, rounds, false)?;
-    produce(&region, data, rounds, consumer)
+    let measured = produce(control, data, rounds, |_| write_payload(&region, data))?;
+    consumer.wait_ok(PROCESS_TIMEOUT)?;
+    Ok(measured)
+}
+
+/// Copies the array into the mapping: the one copy of the reused ways.
+fn write_payload(region: &Region, data: &[f64]) -> Result<()> {
+    let bytes = std::mem::size_of_val(data);
+    assert!(bytes <= region.payload_len());
+    // SAFETY: the payload holds `bytes` bytes (asserted) and does not overlap `data`;
+    // the consumer reads it only after `sent` says this round, and it is done with the
+    // previous round (`produce` waited for `done`).
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().cast(), region.payload(), bytes) };
+    Ok(())
+}
+
+/// The consumer of `shm` and `file`: the array is already in its memory when `sent`
+/// says so. Raising `ack` at once is honest: no byte needs to be copied.
+fn consume_in_place(region: &Region, bytes: usize, rounds: u32) -> Result<()> {
+    let control = region.control();
+    prefault_read(region.payload(), bytes);
+    consume(control, rounds, |_| {
+        // SAFETY: the payload is page-aligned and holds `bytes / 8` f64 (any bits are a
+        // valid f64); the producer does not write it again until we raise `done`, and
+        // the slice is gone by then.
+        Ok(unsafe { std::slice::from_raw_parts(region.payload().cast::<f64>(), bytes / 8) })
+    })
 }
 // ANCHOR_END: reused
 
 // ANCHOR: produce
-/// The producer's side of a round through a mapping: copy the array in, raise `sent`,
-/// spin until the consumer raises `ack`. The clock runs from the copy to the ack.
-fn produce(region: &Region, data: &[f64], rounds: u32, consumer: Helper) -> Result<Measured> {
-    let control = region.control();
+/// The producer's rounds: `send` puts the array where the consumer will find it (and
+/// returns whatever must live until the consumer is done with it), then `sent` is
+/// raised and the producer spins until the consumer raises `ack`. The clock runs from
+/// `send` to `ack`; the checksum comes back afterwards, through `done`.
+fn produce<T>(
+    control: &Control,
+    data: &[f64],
+    rounds: u32,
+    mut send: impl FnMut(u64) -> Result<T>,
+) -> Result<Measured> {
     let expected = checksum(data);
-    let bytes = std::mem::size_of_val(data);
-    assert!(bytes <= region.payload_len());
-    spin_until("the consumer to map the array", || {
+    spin_until("the consumer to start", || {
         control.ready.0.load(Ordering::Acquire) == 1
     })?;
     let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
     for round in 1..=u64::from(rounds) {
         let before = minor_faults();
         let start = Instant::now();
-        // SAFETY: the payload holds `bytes` bytes (asserted above) and does not overlap
-        // `data`; the consumer reads it only after it sees `sent == round`, and it is
-        // done with the previous round (we waited for `done` below).
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().cast(), region.payload(), bytes) };
+        let sent = send(round)?;
         control.sent.0.store(round, Ordering::Release);
         spin_until("the consumer's ack", || {
             control.ack.0.load(Ordering::Acquire) == round
@@ -169,8 +195,8 @@ fn produce(region: &Region, data: &[f64], rounds: u32, consumer: Helper) -> Resu
         })?;
         matched &= control.sum.0.load(Ordering::Relaxed) == expected;
         faults = mine + control.faults.0.load(Ordering::Relaxed);
+        drop(sent);
     }
-    consumer.wait_ok(PROCESS_TIMEOUT)?;
     Ok(Measured {
         best,
         matched,
@@ -178,25 +204,26 @@ fn produce(region: &Region, data: &[f64], rounds: u32, consumer: Helper) -> Resu
     })
 }
 
-/// The consumer's side: wait for `sent`, raise `ack` — the array is already in this
-/// process's memory, no byte was copied — then checksum it in place.
-fn consume(region: &Region, bytes: usize, rounds: u32) -> Result<()> {
-    let control = region.control();
-    prefault_read(region.payload(), bytes);
+/// The consumer's rounds: wait for `sent`, `receive` the array (a view of memory that
+/// holds it), raise `ack`; then, off the clock, checksum it and raise `done`.
+fn consume<T: AsRef<[f64]>>(
+    control: &Control,
+    rounds: u32,
+    mut receive: impl FnMut(u64) -> Result<T>,
+) -> Result<()> {
     control.ready.0.store(1, Ordering::Release);
     for round in 1..=u64::from(rounds) {
         let before = minor_faults();
         spin_until("the producer's array", || {
             control.sent.0.load(Ordering::Acquire) == round
         })?;
+        let values = receive(round)?;
         control.ack.0.store(round, Ordering::Release);
         let faults = minor_faults() - before;
-        // SAFETY: the payload is page-aligned and holds `bytes / 8` f64 (any bits are a
-        // valid f64); the producer does not write it again until we raise `done`, and
-        // this slice is gone by then.
-        let values =
-            unsafe { std::slice::from_raw_parts(region.payload().cast::<f64>(), bytes / 8) };
-        control.sum.0.store(checksum(values), Ordering::Relaxed);
+        control
+            .sum
+            .0
+            .store(checksum(values.as_ref()), Ordering::Relaxed);
         control.faults.0.store(faults, Ordering::Relaxed);
         control.done.0.store(round, Ordering::Release);
     }
@@ -212,36 +239,28 @@ pub fn consume_reused(way: Way, peer: &str, bytes: usize, rounds: u32) -> Result
             .open()
             .map_err(os::explain)
             .with_context(|| format!("opening {peer}"))?;
-        consume(&Region::of_shmem(&shmem), bytes, rounds)
+        consume_in_place(&Region::of_shmem(&shmem), bytes, rounds)
     } else {
         let mut map = map_file(Path::new(peer))?;
-        consume(&Region::of_mmap(&mut map), bytes, rounds)
+        consume_in_place(&Region::of_mmap(&mut map), bytes, rounds)
     }
 }
 
 // ANCHOR: fresh
 /// Shared memory used badly for bulk data: a new segment for every array. Each round
-/// pays for creating and mapping it, and for a page fault on every page, twice: once
-/// in the producer (the system finds and zeroes a page) and once in the consumer.
+/// pays for creating and mapping it, and for page faults: in the producer (the system
+/// finds and zeroes each page) and in the consumer (it maps the pages in turn).
 pub fn shm_fresh(data: &[f64], rounds: u32) -> Result<Measured> {
     let bytes = std::mem::size_of_val(data);
-    let base = names::unique("alt");
-    let control = ShmemConf::new()
+    let base = names::unique("alt"); // a one-page segment for the flags only
+    let flags = ShmemConf::new()
         .size(HEADER)
         .os_id(&base)
         .create()
         .map_err(os::explain)?;
-    let control_region = Region::of_shmem(&control);
-    let flags = control_region.control();
+    let flags = Region::of_shmem(&flags);
     let consumer = spawn_consumer(Way::Fresh, &base, bytes, rounds, false)?;
-    spin_until("the consumer to start", || {
-        flags.ready.0.load(Ordering::Acquire) == 1
-    })?;
-    let expected = checksum(data);
-    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
-    for round in 1..=u64::from(rounds) {
-        let before = minor_faults();
-        let start = Instant::now();
+    let measured = produce(flags.control(), data, rounds, |round| {
         let name = format!("{base}-r{round}");
         shmbook::cleanup::remove_on_interrupt(&name); // as names::unique does for `base`
         let shmem = ShmemConf::new()
@@ -250,39 +269,17 @@ pub fn shm_fresh(data: &[f64], rounds: u32) -> Result<Measured> {
             .create()
             .map_err(os::explain)?;
         // SAFETY: the new segment holds `bytes` bytes; the consumer opens it only after
-        // it sees `sent == round`.
+        // `sent` says this round.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().cast(), shmem.as_ptr(), bytes) };
-        flags.sent.0.store(round, Ordering::Release);
-        spin_until("the consumer's ack", || {
-            flags.ack.0.load(Ordering::Acquire) == round
-        })?;
-        best = best.min(start.elapsed());
-        let mine = minor_faults() - before;
-        spin_until("the consumer's checksum", || {
-            flags.done.0.load(Ordering::Acquire) == round
-        })?;
-        matched &= flags.sum.0.load(Ordering::Relaxed) == expected;
-        faults = mine + flags.faults.0.load(Ordering::Relaxed);
-        drop(shmem); // the owner's drop unmaps and removes this round's segment
-    }
+        Ok(shmem) // kept until the consumer is done; its owner's drop then removes it
+    })?;
     consumer.wait_ok(PROCESS_TIMEOUT)?;
-    Ok(Measured {
-        best,
-        matched,
-        faults,
-    })
+    Ok(measured)
 }
 
 pub fn consume_fresh(base: &str, bytes: usize, rounds: u32) -> Result<()> {
-    let control = ShmemConf::new().os_id(base).open().map_err(os::explain)?;
-    let control_region = Region::of_shmem(&control);
-    let flags = control_region.control();
-    flags.ready.0.store(1, Ordering::Release);
-    for round in 1..=u64::from(rounds) {
-        let before = minor_faults();
-        spin_until("the producer's array", || {
-            flags.sent.0.load(Ordering::Acquire) == round
-        })?;
+    let flags = ShmemConf::new().os_id(base).open().map_err(os::explain)?;
+    consume(Region::of_shmem(&flags).control(), rounds, |round| {
         let name = format!("{base}-r{round}");
         let shmem = ShmemConf::new()
             .os_id(&name)
@@ -290,16 +287,20 @@ pub fn consume_fresh(base: &str, bytes: usize, rounds: u32) -> Result<()> {
             .map_err(os::explain)
             .with_context(|| format!("opening {name}"))?;
         prefault_read(shmem.as_ptr(), bytes); // map its pages into this process
-        flags.ack.0.store(round, Ordering::Release);
-        let faults = minor_faults() - before;
-        // SAFETY: the segment is page-aligned and holds `bytes / 8` f64; the producer
-        // wrote it before raising `sent` and does not write it again.
-        let values = unsafe { std::slice::from_raw_parts(shmem.as_ptr().cast::<f64>(), bytes / 8) };
-        flags.sum.0.store(checksum(values), Ordering::Relaxed);
-        flags.faults.0.store(faults, Ordering::Relaxed);
-        flags.done.0.store(round, Ordering::Release);
+        Ok(Segment(shmem, bytes / 8))
+    })
+}
+
+/// A segment seen as the `f64`s in it, for the checksum.
+struct Segment(Shmem, usize);
+
+impl AsRef<[f64]> for Segment {
+    fn as_ref(&self) -> &[f64] {
+        // SAFETY: the segment is page-aligned and holds `self.1` f64 (the producer made
+        // it that size); the producer wrote it before raising `sent` and does not
+        // write it again; the slice borrows the Shmem, which keeps it mapped.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast::<f64>(), self.1) }
     }
-    Ok(())
 }
 // ANCHOR_END: fresh
 
@@ -309,6 +310,7 @@ pub fn consume_fresh(base: &str, bytes: usize, rounds: u32) -> Result<()> {
 pub fn file(data: &[f64], rounds: u32) -> Result<Measured> {
     let bytes = std::mem::size_of_val(data);
     let path = std::env::temp_dir().join(format!("shmbook-alt-{}.bin", std::process::id()));
+    let _ = std::fs::remove_file(&path); // a leftover of a killed run with our process id
     let _remove = RemoveOnDrop(path.clone());
     let file = OpenOptions::new()
         .read(true)
@@ -322,7 +324,11 @@ pub fn file(data: &[f64], rounds: u32) -> Result<Measured> {
     map[HEADER..].fill(0); // pre-fault: map every page now
     let region = Region::of_mmap(&mut map);
     let consumer = spawn_consumer(Way::File, &path.to_string_lossy(), bytes, rounds, false)?;
-    produce(&region, data, rounds, consumer)
+    let measured = produce(region.control(), data, rounds, |_| {
+        write_payload(&region, data)
+    })?;
+    consumer.wait_ok(PROCESS_TIMEOUT)?;
+    Ok(measured)
 }
 
 fn map_file(path: &Path) -> Result<memmap2::MmapMut> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use redis::Commands;
-use shmbook::{os, PROCESS_TIMEOUT};
+use shmbook::{helper, os, PROCESS_TIMEOUT};
 
 use shmbook::measure::{as_bytes, checksum, minor_faults};
 
@@ -57,20 +57,7 @@ fn start(program: &Path, port: u16) -> Result<Option<Server>> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: runs in the child between fork and exec and only calls prctl, which
-        // is async-signal-safe: the server dies with this process, however it ends.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
+    helper::die_with_parent(&mut cmd); // stops with this run, however it ends
     let child = cmd.spawn().context("starting redis-server")?;
     let mut server = Server {
         addr: format!("127.0.0.1:{port}"),

@@ -213,6 +213,8 @@ pub fn consume_socket(path: &str, bytes: usize, rounds: u32, serialized: bool) -
 /// A listening socket at a new path in the temporary directory.
 pub fn listen() -> Result<(UnixListener, std::path::PathBuf)> {
     let path = std::env::temp_dir().join(format!("shmbook-alt-{}.sock", std::process::id()));
+    // The name holds our process id: a file there is a leftover of a killed run.
+    let _ = std::fs::remove_file(&path);
     let listener =
         UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
     listener.set_nonblocking(true)?; // so that accept can give up
