@@ -110,6 +110,7 @@ pub enum Way {
     File,
     Socket,
     Pipe,
+    BigPipe,
     Postcard,
     Redis,
     Spin,
@@ -124,6 +125,7 @@ const NAMES: &[(&str, Way)] = &[
     ("file", Way::File),
     ("socket", Way::Socket),
     ("pipe", Way::Pipe),
+    ("bigpipe", Way::BigPipe),
     ("postcard", Way::Postcard),
     ("redis", Way::Redis),
     ("spin", Way::Spin),
@@ -139,6 +141,7 @@ const THROUGHPUT: &[Way] = &[
     Way::File,
     Way::Socket,
     Way::Pipe,
+    Way::BigPipe,
     Way::Postcard,
     Way::Redis,
 ];
@@ -281,6 +284,7 @@ pub fn label(way: Way) -> &'static str {
         Way::File => "file mapping (memmap2)",
         Way::Socket => "Unix socket",
         Way::Pipe => "pipe",
+        Way::BigPipe => "pipe, 1 MiB buffer",
         Way::Postcard => "postcard over a socket",
         Way::Redis => "Redis, RPUSH + BLPOP",
         Way::Spin => "shared memory, spinning",
@@ -319,6 +323,13 @@ fn throughput(size: usize, rounds: u32, ways: &[Way], redis: Option<Addr>) -> Re
             Way::File => Some(mapped::file(&data, rounds)?),
             Way::Socket => Some(streams::socket(&data, rounds, false)?),
             Way::Pipe => Some(streams::pipe(&data, rounds)?),
+            Way::BigPipe => match streams::big_pipe(&data, rounds)? {
+                Some(measured) => Some(measured),
+                None => {
+                    println!("{:<24} not supported on this system", label(way));
+                    None
+                }
+            },
             Way::Postcard => Some(streams::socket(&data, rounds, true)?),
             Way::Redis => match redis_way::server(redis.as_ref())? {
                 Some(server) => Some(redis_way::throughput(&server, &data, rounds)?),

@@ -161,11 +161,39 @@ fn receive_message(rx: &mut impl Read, buffer: &mut Vec<u8>, round: u32) -> Resu
 // ANCHOR: pipe
 /// A pipe: the consumer is a helper whose standard input and output are pipes.
 pub fn pipe(data: &[f64], rounds: u32) -> Result<Measured> {
+    pipe_with(data, rounds, None)
+}
+
+// ANCHOR_END: pipe
+
+// ANCHOR: bigpipe
+/// The same pipe, enlarged from 64 KiB to 1 MiB (Linux's `F_SETPIPE_SZ`, up to
+/// `/proc/sys/fs/pipe-max-size`): 16 times fewer sleeps and wake-ups. `None` elsewhere.
+pub fn big_pipe(data: &[f64], rounds: u32) -> Result<Option<Measured>> {
+    if cfg!(target_os = "linux") {
+        pipe_with(data, rounds, Some(1 << 20)).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn pipe_with(data: &[f64], rounds: u32, capacity: Option<i32>) -> Result<Measured> {
     let bytes = std::mem::size_of_val(data);
     let mut consumer = spawn_consumer(Way::Pipe, "-", bytes, rounds, true)?;
     let (Some(mut tx), Some(mut rx)) = (consumer.take_stdin(), consumer.take_stdout()) else {
         bail!("the consumer has no pipes");
     };
+    #[cfg(target_os = "linux")]
+    if let Some(capacity) = capacity {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on a descriptor we own (the pipe to the consumer's standard
+        // input); F_SETPIPE_SZ takes an int and touches no memory of ours.
+        if unsafe { libc::fcntl(tx.as_raw_fd(), libc::F_SETPIPE_SZ, capacity) } < 0 {
+            bail!("F_SETPIPE_SZ: {}", std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = capacity;
     let measured = {
         let _bound = consumer.watchdog(PROCESS_TIMEOUT); // pipes have no timeouts
         produce(&mut tx, &mut rx, data, rounds, false)?
@@ -174,7 +202,9 @@ pub fn pipe(data: &[f64], rounds: u32) -> Result<Measured> {
     consumer.wait_ok(PROCESS_TIMEOUT)?;
     Ok(measured)
 }
+// ANCHOR_END: bigpipe
 
+// ANCHOR: pipe_consumer
 pub fn consume_pipe(bytes: usize, rounds: u32) -> Result<()> {
     consume(
         &mut std::io::stdin().lock(),
@@ -184,7 +214,7 @@ pub fn consume_pipe(bytes: usize, rounds: u32) -> Result<()> {
         false,
     )
 }
-// ANCHOR_END: pipe
+// ANCHOR_END: pipe_consumer
 
 // ANCHOR: socket
 /// A Unix domain socket: a path in the file system that the consumer connects to.
