@@ -10,6 +10,8 @@
 //! | [`names`] | unique segment names, and checks for names the reader types |
 //! | [`cleanup`] | a guard that removes a segment on every way out of a function |
 //! | [`wait`] | bounded waiting for another process |
+//! | [`locks`] | bounded waits on `raw_sync` locks, around its timeout defect |
+//! | [`semaphore`] | a process-shared POSIX semaphore inside a segment |
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
 //! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
 //!
@@ -19,8 +21,10 @@
 pub mod cleanup;
 pub mod cli;
 pub mod helper;
+pub mod locks;
 pub mod names;
 pub mod os;
+pub mod semaphore;
 pub mod sync;
 pub mod wait;
 
