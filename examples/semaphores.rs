@@ -357,7 +357,7 @@ fn unlock_unowned(name: &str) -> Result<()> {
 
 // ANCHOR: admit
 /// How long each worker stays inside.
-const INSIDE_FOR: Duration = Duration::from_millis(100);
+const INSIDE_FOR: Duration = Duration::from_millis(60);
 
 fn admit(k: u32, workers: u32) -> Result<()> {
     let shmem = create()?;
@@ -485,7 +485,7 @@ fn event() -> Result<()> {
         unsafe { Event::new(object(&shmem), false) }.sync_context("creating the event")?;
     let consumer = Helper::spawn("_consumer", &[shmem.get_os_id()])?;
     start_together(s, 1)?;
-    std::thread::sleep(Duration::from_millis(100)); // preparing the data takes a while
+    std::thread::sleep(Duration::from_millis(50)); // preparing the data takes a while
     s.data.store(42, Ordering::Release);
     println!("parent: wrote 42 and set the event");
     ready
@@ -525,7 +525,7 @@ fn dead_holder() -> Result<()> {
     let (mutex, _) = unsafe { Mutex::new(object(&shmem), std::ptr::null_mut()) }
         .sync_context("creating the mutex")?;
     kill_holder(&shmem, "raw")?;
-    let limit = Duration::from_millis(500);
+    let limit = Duration::from_millis(200);
     match lock_within(&*mutex, limit, "the mutex") {
         Ok(_) => bail!("the dead holder's raw_sync mutex was free"),
         Err(_) => println!(
@@ -644,12 +644,12 @@ fn timeout_bug() -> Result<()> {
         ),
     }
     let start = Instant::now();
-    let limit = Duration::from_millis(300);
+    let limit = Duration::from_millis(200);
     if lock_within(&*mutex, limit, "the mutex").is_ok() {
         bail!("locked a mutex another process holds");
     }
     println!(
-        "held mutex, shmbook::locks::lock_within 0.3 s: timed out after {:.1} s",
+        "held mutex, shmbook::locks::lock_within 0.2 s: timed out after {:.1} s",
         start.elapsed().as_secs_f64()
     );
     holder.kill()?;

@@ -3,9 +3,11 @@
 //!
 //! Two helper processes each add 1 to one counter in a shared segment N times. For each
 //! variant the parent prints the final count, the updates lost and the time from "go"
-//! until both helpers were done. `--seeds` runs the seeds' N = 50,000,000.
+//! until both helpers were done;
+//! `--processes 1` runs one helper alone, to time each variant without contention. `--seeds` runs the seeds' N = 50,000,000.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use raw_sync::locks::{LockInit, Mutex};
@@ -21,8 +23,8 @@ const USAGE: cli::Usage = cli::Usage {
     about: "two processes add to one shared counter: every way to synchronize it, timed",
     commands: &[
         (
-            "run [--n N] [--seeds] [--variant NAME]",
-            "run every variant (or one: racy, mutex, held, sem, atomic, local); --seeds: N = 50000000",
+            "run [--n N] [--seeds] [--variant NAME] [--processes 1|2]",
+            "time every variant (or one: racy, mutex, held, sem, atomic, local); --seeds: N = 50000000",
         ),
         ("_count VARIANT NAME N SLOT", ""),
     ],
@@ -37,6 +39,10 @@ fn main() -> std::process::ExitCode {
             let seeds = args.switch("--seeds");
             let n = args.value::<u64>("--n")?;
             let only = args.value::<Variant>("--variant")?;
+            let processes: u32 = args.value_or("--processes", 2)?;
+            if !(1..=2).contains(&processes) {
+                return Err(args.invalid("--processes must be 1 or 2").into());
+            }
             if seeds && n.is_some() {
                 return Err(args.invalid("give --n or --seeds, not both").into());
             }
@@ -49,7 +55,7 @@ fn main() -> std::process::ExitCode {
                 return Err(args.invalid("--n must be from 1 to 1000000000").into());
             }
             args.finish()?;
-            run(n, only)
+            run(n, only, processes)
         }
         _ => {
             let variant: Variant = args.positional("variant")?;
@@ -162,15 +168,16 @@ fn now_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-fn run(n: u64, only: Option<Variant>) -> Result<()> {
-    println!(
-        "2 processes each add 1 to a shared counter {n} times: {} expected",
-        2 * n
-    );
+fn run(n: u64, only: Option<Variant>, processes: u32) -> Result<()> {
+    let expected = u64::from(processes) * n;
+    match processes {
+        1 => println!("1 process adds 1 to a shared counter {n} times, alone: {expected} expected"),
+        _ => println!("2 processes each add 1 to a shared counter {n} times: {expected} expected"),
+    }
     for v in ALL.into_iter().filter(|v| only.is_none_or(|o| o == *v)) {
-        match measure(v, n) {
+        match measure(v, n, processes) {
             Ok((count, secs)) => {
-                let verdict = match (v, count == 2 * n) {
+                let verdict = match (v, count == expected) {
                     (Variant::Racy, _) => "no guarantee",
                     (_, true) => "right",
                     (_, false) => "WRONG",
@@ -178,7 +185,7 @@ fn run(n: u64, only: Option<Variant>) -> Result<()> {
                 println!(
                     "{:<28} {verdict:<12} count {count}, lost {}, {}",
                     v.label(),
-                    2 * n - count,
+                    expected - count,
                     seconds(secs)
                 );
             }
@@ -202,8 +209,9 @@ fn seconds(s: f64) -> String {
 }
 
 // ANCHOR: measure
-/// Runs one variant in two helpers; returns the final count and the seconds taken.
-fn measure(v: Variant, n: u64) -> Result<(u64, f64)> {
+/// Runs one variant in `processes` helpers; returns the final count and the seconds
+/// from "go" until the last helper finished.
+fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
     let shmem = ShmemConf::new()
         .size(SEGMENT_SIZE)
         .create()
@@ -227,28 +235,30 @@ fn measure(v: Variant, n: u64) -> Result<(u64, f64)> {
     };
 
     let (name, count) = (shmem.get_os_id(), n.to_string());
-    let helpers = [
-        Helper::spawn("_count", &[v.word(), name, &count, "0"])?,
-        Helper::spawn("_count", &[v.word(), name, &count, "1"])?,
-    ];
-    wait::until("both helpers to attach", PROCESS_TIMEOUT, || {
-        s.ready.load(Ordering::Acquire) == 2
+    let helpers = ["0", "1"][..processes as usize]
+        .iter()
+        .map(|slot| Helper::spawn("_count", &[v.word(), name, &count, slot]))
+        .collect::<Result<Vec<_>>>()?;
+    wait::until("the helpers to attach", PROCESS_TIMEOUT, || {
+        s.ready.load(Ordering::Acquire) == processes
     })?;
     s.start_ns.store(now_ns(), Ordering::Relaxed);
     s.go.store(1, Ordering::Release);
+    // Bounded, with room for the seeds' N on a slow machine.
+    let limit = PROCESS_TIMEOUT.max(Duration::from_secs(n / 500_000));
     for h in helpers {
-        h.wait_ok(PROCESS_TIMEOUT)?;
+        h.wait_ok(limit)?;
     }
     let end = s.end_ns.iter().map(|e| e.load(Ordering::Acquire)).max();
     let secs = (end.unwrap_or(0) - s.start_ns.load(Ordering::Relaxed)) as f64 / 1e9;
 
     // raw_sync's Drop never destroys the OS object; the creator does it, last.
     if let Some((mutex, _)) = mutex {
-        // SAFETY: both helpers have exited; nobody uses the mutex any more.
+        // SAFETY: the helpers have exited; nobody uses the mutex any more.
         unsafe { libc::pthread_mutex_destroy(mutex.as_raw().cast()) };
     }
     if let Some(sem) = sem {
-        // SAFETY: both helpers have exited; nobody uses the semaphore any more.
+        // SAFETY: the helpers have exited; nobody uses the semaphore any more.
         unsafe { sem.destroy() };
     }
     Ok((s.count.load(Ordering::Acquire), secs))
