@@ -18,7 +18,7 @@ use shmbook::helper::{self, Helper};
 use shmbook::locks::{lock_within, read_within};
 use shmbook::semaphore::Semaphore;
 use shmbook::sync::SyncContext;
-use shmbook::{os, wait, PROCESS_TIMEOUT};
+use shmbook::{names, os, wait, PROCESS_TIMEOUT};
 
 const USAGE: cli::Usage = cli::Usage {
     program: "semaphores",
@@ -143,6 +143,7 @@ const OBJECT_AT: usize = 128;
 fn create() -> Result<Shmem> {
     ShmemConf::new()
         .size(4096)
+        .os_id(names::unique("semaphor")) // removed on Ctrl-C too
         .create()
         .map_err(os::explain)
         .context("creating the demo's segment")

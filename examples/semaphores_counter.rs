@@ -16,7 +16,7 @@ use shmbook::cli::{self, FromArg};
 use shmbook::helper::Helper;
 use shmbook::semaphore::Semaphore;
 use shmbook::sync::SyncContext;
-use shmbook::{os, wait, PROCESS_TIMEOUT};
+use shmbook::{names, os, wait, PROCESS_TIMEOUT};
 
 const USAGE: cli::Usage = cli::Usage {
     program: "semaphores_counter",
@@ -214,6 +214,7 @@ fn seconds(s: f64) -> String {
 fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
     let shmem = ShmemConf::new()
         .size(SEGMENT_SIZE)
+        .os_id(names::unique("counter")) // removed on Ctrl-C too
         .create()
         .map_err(os::explain)
         .context("creating the counter's segment")?;
