@@ -134,6 +134,9 @@ struct Shared {
     writer_inside: AtomicU32,
     seen_wrong: AtomicU32,
     late_waited: AtomicU32,
+    room: AtomicU32,
+    workers: AtomicU32,
+    entered: AtomicU32,
     data: AtomicU64,
 }
 
@@ -365,6 +368,8 @@ fn admit(k: u32, workers: u32) -> Result<()> {
     let s = shared(&shmem);
     // SAFETY: OBJECT_AT is aligned, inside the segment; no helper exists yet.
     let sem = unsafe { Semaphore::init(object(&shmem), k)? };
+    s.room.store(k, Ordering::Relaxed);
+    s.workers.store(workers, Ordering::Relaxed);
     let helpers = (0..workers)
         .map(|_| Helper::spawn("_worker", &[shmem.get_os_id()]))
         .collect::<Result<Vec<_>>>()?;
@@ -388,8 +393,15 @@ fn worker(name: &str) -> Result<()> {
     let sem = unsafe { Semaphore::attach(object(&shmem)) };
     attach_and_wait_for_go(s)?;
     sem.wait_within(PROCESS_TIMEOUT, "a place inside")?;
+    s.entered.fetch_add(1, Ordering::AcqRel);
     let now = s.inside.fetch_add(1, Ordering::AcqRel) + 1;
     s.most_inside.fetch_max(now, Ordering::AcqRel);
+    // Stay until the room is full (or every worker has been in), then work a while:
+    // the run shows that K fit at once, and `most_inside` that no more ever got in.
+    wait::until("the room to fill", PROCESS_TIMEOUT, || {
+        s.inside.load(Ordering::Acquire) >= s.room.load(Ordering::Relaxed)
+            || s.entered.load(Ordering::Acquire) == s.workers.load(Ordering::Relaxed)
+    })?;
     std::thread::sleep(INSIDE_FOR); // the work
     s.inside.fetch_sub(1, Ordering::AcqRel);
     sem.post()
@@ -450,6 +462,13 @@ fn reader(name: &str, late: bool) -> Result<()> {
     }
     let now = s.inside.fetch_add(1, Ordering::AcqRel) + 1;
     s.most_inside.fetch_max(now, Ordering::AcqRel);
+    if !late {
+        // The three first readers stay until all three are in: only a shared lock
+        // lets that happen (an exclusive one would make this wait time out).
+        wait::until("three readers inside", PROCESS_TIMEOUT, || {
+            s.most_inside.load(Ordering::Acquire) == 3
+        })?;
+    }
     std::thread::sleep(INSIDE_FOR);
     s.inside.fetch_sub(1, Ordering::AcqRel);
     Ok(())
@@ -464,7 +483,7 @@ fn writer(name: &str) -> Result<()> {
     attach_and_wait_for_go(s)?;
     // Come while the three first readers are inside: the write lock must wait for them.
     wait::until("three readers inside", PROCESS_TIMEOUT, || {
-        s.inside.load(Ordering::Acquire) == 3
+        s.most_inside.load(Ordering::Acquire) == 3
     })?;
     let _guard = lock_within(&*lock, PROCESS_TIMEOUT, "the write lock")?;
     if s.inside.load(Ordering::Acquire) != 0 {
