@@ -287,7 +287,10 @@ fn count(v: Variant, name: &str, n: u64, slot: usize) -> Result<()> {
             for _ in 0..n {
                 // Two separate steps: another process may store between them.
                 let seen = c.load(Ordering::Relaxed);
-                c.store(seen + 1, Ordering::Relaxed);
+                // black_box keeps the steps apart, like the seeds' `b[0] += 1` (read,
+                // add, write); without it the compiler may fuse them into one `inc`
+                // instruction, which loses updates too, in a shorter window.
+                c.store(std::hint::black_box(seen) + 1, Ordering::Relaxed);
             }
         }
         Variant::Mutex => {
