@@ -267,6 +267,15 @@ fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
 // ANCHOR_END: measure
 
 // ANCHOR: count
+/// The addition in every variant but the atomic one: two separate steps, a load and
+/// then a store, like the seeds' `b[0] += 1` (read, add, write). `black_box` keeps the
+/// compiler from fusing them into one `inc` instruction (which would lose updates too,
+/// in a shorter window). Relaxed atomics: no undefined behaviour even when racing.
+fn add_one(c: &AtomicU64) {
+    let seen = c.load(Ordering::Relaxed);
+    c.store(std::hint::black_box(seen) + 1, Ordering::Relaxed);
+}
+
 /// One helper: attach, wait for "go", add 1 `n` times the variant's way.
 fn count(v: Variant, name: &str, n: u64, slot: usize) -> Result<()> {
     let shmem = ShmemConf::new()
@@ -285,12 +294,7 @@ fn count(v: Variant, name: &str, n: u64, slot: usize) -> Result<()> {
     match v {
         Variant::Racy => {
             for _ in 0..n {
-                // Two separate steps: another process may store between them.
-                let seen = c.load(Ordering::Relaxed);
-                // black_box keeps the steps apart, like the seeds' `b[0] += 1` (read,
-                // add, write); without it the compiler may fuse them into one `inc`
-                // instruction, which loses updates too, in a shorter window.
-                c.store(std::hint::black_box(seen) + 1, Ordering::Relaxed);
+                add_one(c); // nothing stops the other process between its two steps
             }
         }
         Variant::Mutex => {
@@ -299,8 +303,7 @@ fn count(v: Variant, name: &str, n: u64, slot: usize) -> Result<()> {
                 .sync_context("attaching to the mutex")?;
             for _ in 0..n {
                 let _guard = mutex.lock().sync_context("locking the mutex")?;
-                // Under the lock, a plain load and store are enough.
-                c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                add_one(c); // under the lock, the two steps are enough
             } // the guard unlocks here, every iteration
         }
         Variant::Held => {
@@ -308,7 +311,7 @@ fn count(v: Variant, name: &str, n: u64, slot: usize) -> Result<()> {
             let sem = unsafe { Semaphore::attach(base.add(SEM_AT)) };
             sem.wait()?; // taken once: the other process waits for the whole loop
             for _ in 0..n {
-                c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                add_one(c);
             }
             sem.post()?;
         }
@@ -317,7 +320,7 @@ fn count(v: Variant, name: &str, n: u64, slot: usize) -> Result<()> {
             let sem = unsafe { Semaphore::attach(base.add(SEM_AT)) };
             for _ in 0..n {
                 sem.wait()?;
-                c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                add_one(c);
                 sem.post()?;
             }
         }
