@@ -1,0 +1,273 @@
+//! `cargo run -p grade`: checks the book's exercises and says, per exercise, what passes
+//! and what fails, with a hint where the failure is a known trap.
+//!
+//! ```text
+//! cargo run -p grade -- [EXERCISE...] [--solutions] [--format text|json] [--timeout SECS]
+//! cargo run -p grade -- list
+//! cargo run -p grade -- starter [--check]
+//! ```
+//!
+//! Each exercise is checked in its own process (this program run again as `_check NAME
+//! RUN`), in its own process group, with a time limit. Whatever happens to it — a
+//! panic, a hang, a crash — the grader then kills the whole group and removes every
+//! segment and semaphore whose name carries this run's prefix (`/shmbook-h<PID>-`), so
+//! nothing is left in `/dev/shm`. Names left by an earlier grader that was itself
+//! killed are removed at the start of the next run.
+//!
+//! `starter` writes `homework/src/*.rs` from `solutions/*.rs`: each region between
+//! `// SOLUTION: begin` and `// SOLUTION: end` is dropped, and each `// STARTER: CODE`
+//! line becomes `CODE`. `--check` only says whether the files are up to date.
+
+mod checks;
+mod report;
+mod starter;
+
+use std::io::Read;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use report::{Outcome, Status};
+
+/// One exercise: its module in `homework`, the chapter it belongs to, and its check.
+pub struct Exercise {
+    /// The module and file name, e.g. `sizing_pages`.
+    pub name: &'static str,
+    /// The chapter page, e.g. `sizing`.
+    pub chapter: &'static str,
+    /// Runs the check in the current process; see `checks`.
+    pub check: fn(&checks::Ctx) -> checks::Verdict,
+    /// The hint shown when the check hangs and is killed.
+    pub hang_hint: &'static str,
+}
+
+const USAGE: &str = "usage: cargo run -p grade -- [EXERCISE...] [--solutions] [--format text|json] [--timeout SECS] | list | starter [--check]";
+
+struct Options {
+    exercises: Vec<&'static Exercise>,
+    solutions: bool,
+    json: bool,
+    timeout: Duration,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("_check") => return checks::run_check(&args[1..]),
+        Some(role) if role.starts_with('_') => return checks::run_role(role, &args[1..]),
+        Some("--help" | "-h" | "help") => {
+            println!("grade: checks the book's exercises\n{USAGE}");
+            println!("exercises:");
+            for e in checks::EXERCISES {
+                println!("  {:<22} ({})", e.name, e.chapter);
+            }
+            return ExitCode::SUCCESS;
+        }
+        Some("list") if args.len() == 1 => {
+            for e in checks::EXERCISES {
+                println!("{}", e.name);
+            }
+            return ExitCode::SUCCESS;
+        }
+        Some("starter") => {
+            return match args[1..].iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                [] => starter::run(false),
+                ["--check"] => starter::run(true),
+                _ => usage_error(&format!("starter: unexpected '{}'", args[1])),
+            }
+        }
+        _ => {}
+    }
+    let options = match parse(&args) {
+        Ok(o) => o,
+        Err(why) => return usage_error(&why),
+    };
+    if options.solutions != cfg!(feature = "solutions") {
+        return rerun_with_features(&args, options.solutions);
+    }
+    grade(&options)
+}
+
+fn usage_error(what: &str) -> ExitCode {
+    eprintln!("grade: {what}; {USAGE}");
+    ExitCode::from(2)
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        exercises: Vec::new(),
+        solutions: false,
+        json: false,
+        timeout: Duration::from_secs(30),
+    };
+    let mut words = args.iter();
+    while let Some(w) = words.next() {
+        match w.as_str() {
+            "--solutions" => options.solutions = true,
+            "--format" => match words.next().map(String::as_str) {
+                Some("json") => options.json = true,
+                Some("text") => options.json = false,
+                Some(other) => return Err(format!("--format: '{other}' is not text or json")),
+                None => return Err("--format needs text or json".into()),
+            },
+            "--timeout" => {
+                let secs = words.next().ok_or("--timeout needs a number of seconds")?;
+                match secs.parse::<u64>() {
+                    Ok(s) if (1..=600).contains(&s) => options.timeout = Duration::from_secs(s),
+                    _ => return Err(format!("--timeout: '{secs}' is not 1 to 600 seconds")),
+                }
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option '{flag}'")),
+            name => {
+                let Some(e) = checks::EXERCISES.iter().find(|e| e.name == name) else {
+                    return Err(format!(
+                        "no exercise '{name}' (see `cargo run -p grade -- list`)"
+                    ));
+                };
+                options.exercises.push(e);
+            }
+        }
+    }
+    if options.exercises.is_empty() {
+        options.exercises = checks::EXERCISES.iter().collect();
+    }
+    Ok(options)
+}
+
+/// The solutions are compiled only with the `solutions` feature: build and run the
+/// grader again with (or without) it, with the same arguments.
+fn rerun_with_features(args: &[String], solutions: bool) -> ExitCode {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    if solutions
+        && !std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../solutions")).is_dir()
+    {
+        eprintln!("grade: --solutions: there is no solutions/ directory in this copy (a hand-out has none)");
+        return ExitCode::from(2);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["run", "-q", "--manifest-path", manifest]);
+    if solutions {
+        cmd.args(["--features", "solutions"]);
+    }
+    cmd.arg("--").args(args);
+    match cmd.status() {
+        Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("grade: could not run cargo: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn grade(options: &Options) -> ExitCode {
+    let run = std::process::id().to_string();
+    checks::sweep_stale();
+    let what = if options.solutions {
+        "the reference solutions in solutions/"
+    } else {
+        "the starter code in homework/src/"
+    };
+    if !options.json {
+        println!("checking {what} ({} exercises)", options.exercises.len());
+    }
+    let mut outcomes = Vec::new();
+    for exercise in &options.exercises {
+        let outcome = check_one(exercise, &run, options.timeout);
+        if !options.json {
+            report::print_text(&outcome);
+        }
+        outcomes.push(outcome);
+    }
+    let passed = outcomes.iter().filter(|o| o.status == Status::Pass).count();
+    if options.json {
+        print!("{}", report::json(options.solutions, &outcomes));
+    } else {
+        println!("{passed} of {} exercises pass", outcomes.len());
+    }
+    if passed == outcomes.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Runs one exercise's check in a process group of its own, bounded by `timeout`, then
+/// kills whatever is left of the group and removes the run's segments.
+fn check_one(exercise: &'static Exercise, run: &str, timeout: Duration) -> Outcome {
+    let start = Instant::now();
+    let result = spawn_check(exercise, run, timeout);
+    checks::sweep_run(run);
+    let seconds = start.elapsed().as_secs_f64();
+    let (status, message, hint) = match result {
+        Ok(finished) => report::interpret(exercise, &finished),
+        Err(e) => (Status::Fail, format!("could not run the check: {e}"), None),
+    };
+    Outcome {
+        exercise,
+        status,
+        message,
+        hint,
+        seconds,
+    }
+}
+
+/// What a check process left: its output, how it ended, and whether it was killed.
+pub struct Finished {
+    pub stdout: String,
+    pub stderr: String,
+    pub status: Option<std::process::ExitStatus>,
+    pub timed_out: Option<Duration>,
+}
+
+fn spawn_check(exercise: &Exercise, run: &str, timeout: Duration) -> std::io::Result<Finished> {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["_check", exercise.name, run])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("RUST_BACKTRACE", "0")
+        .process_group(0)
+        .spawn()?;
+    let group = child.id() as libc::pid_t;
+    let collect = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let out = collect(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = collect(child.stderr.take().map(|p| Box::new(p) as _));
+    let start = Instant::now();
+    let mut timed_out = None;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if start.elapsed() >= timeout {
+            timed_out = Some(timeout);
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // The check and every process it started share the group: end them all, so that
+    // no helper keeps a segment mapped or a pipe open.
+    // SAFETY: kill(2) on a negative pid signals the process group we created above.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    let status = match status {
+        Some(s) => Some(s),
+        None => {
+            child.wait()?;
+            None
+        }
+    };
+    Ok(Finished {
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        status,
+        timed_out,
+    })
+}
