@@ -40,7 +40,12 @@ pub fn cut(solution: &str) -> Result<String, String> {
     if inside {
         return Err("a `// SOLUTION: begin` is never ended".into());
     }
-    Ok(out)
+    // A region cut from the end (or between blank lines) leaves blank lines behind:
+    // keep the file as rustfmt would.
+    while out.contains("\n\n\n") {
+        out = out.replace("\n\n\n", "\n\n");
+    }
+    Ok(format!("{}\n", out.trim_end()))
 }
 
 fn root() -> PathBuf {
