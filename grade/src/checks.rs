@@ -281,7 +281,48 @@ fn segments_open(ctx: &Ctx) -> Verdict {
             "the owner's Shmem removes the segment when it drops: don't give ownership away (set_owner(false)) or forget the Shmem",
         ));
     }
-    Ok(())
+    // A slow creator: the name exists for a while before it has a size.
+    let name = ctx.name("slow");
+    let _guard = shmbook::cleanup::Unlink::new(&name);
+    let fd = create_unsized(&name)?;
+    let opener = Helper::spawn_captured("_open_race", &[&name, "1"])?;
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: `fd` is the descriptor create_unsized returned; it is closed right after.
+    let sized = unsafe { libc::ftruncate(fd, 4096) == 0 };
+    // SAFETY: as above; nothing uses `fd` afterwards.
+    unsafe { libc::close(fd) };
+    if !sized {
+        return Err(anyhow!("sizing {name}: {}", std::io::Error::last_os_error()).into());
+    }
+    match worker_result(&opener.wait(WORKER_TIMEOUT)?) {
+        Ok(role) if role == "opener" => Ok(()),
+        Ok(role) => Err(fail(
+            format!("a segment another process created (and sized 300 ms later) was reported as {role}"),
+            "only the process whose create() succeeded owns the segment",
+        )),
+        Err(why) => Err(fail(
+            format!("opening a segment whose creator sizes it 300 ms late failed: {why}"),
+            "open() fails with EINVAL while the creator has made the name but not sized it yet: retry for a bounded time",
+        )),
+    }
+}
+
+/// Makes the name `name` as a creator does before it sets the size (POSIX `shm_open`
+/// with `O_CREAT | O_EXCL`, mode 0600) and returns the descriptor.
+fn create_unsized(name: &str) -> anyhow::Result<libc::c_int> {
+    let c = std::ffi::CString::new(name)?;
+    // SAFETY: `c` is a NUL-terminated string that lives across the call.
+    let fd = unsafe {
+        libc::shm_open(
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o600 as libc::mode_t,
+        )
+    };
+    if fd < 0 {
+        bail!("creating {name}: {}", std::io::Error::last_os_error());
+    }
+    Ok(fd)
 }
 
 /// Worker: `_open_race NAME N` — create or open, count in, wait for all N, report.
@@ -480,7 +521,7 @@ fn sizing_reserved(ctx: &Ctx) -> Verdict {
     let written = ask("after writing 3 pages")?;
     let want = (3 * ps) as u64;
     if written != want {
-        let hint = if written == 3 * 512 || written == 3 {
+        let hint = if written * 512 == want || written == 3 {
             "st_blocks counts 512-byte units: multiply by 512, not by the page size or 1"
         } else {
             ""
@@ -725,6 +766,11 @@ struct Inside {
 const PERMITS: u32 = 2;
 const WORKERS: usize = 6;
 const ROUNDS: u32 = 3;
+/// The workers hold permits for 6 × 3 × 15 ms / 2 = 135 ms in all; with starting six
+/// processes, a correct semaphore finishes in about 0.3 s on the book's reference
+/// machine. Waiters that are never woken find a permit only when their wait (of a
+/// second, see the exercise) times out: two waves of them take over 2 s.
+const SEM_PROMPT: Duration = Duration::from_millis(1500);
 
 fn semaphores_counting(ctx: &Ctx) -> Verdict {
     use homework::semaphores_counting::{Semaphore, SIZE};
@@ -737,7 +783,9 @@ fn semaphores_counting(ctx: &Ctx) -> Verdict {
         Ok(Err(e)) => return Err(fail(format!("Semaphore::create failed: {e:#}"), "")),
         Ok(Ok(s)) => s,
     };
+    let start = Instant::now();
     let results = workers(WORKERS, "_sem_worker", &[&name, &stats_name])?;
+    let took = start.elapsed();
     // SAFETY: Inside is atomics only; the segment is zeroed and long enough.
     let stats: &Inside = unsafe { view(&stats_shm) };
     let most = stats.most.load(Ordering::SeqCst);
@@ -761,6 +809,16 @@ fn semaphores_counting(ctx: &Ctx) -> Verdict {
                 WORKERS as u32 * ROUNDS
             ),
             "",
+        ));
+    }
+    if took > SEM_PROMPT {
+        return Err(fail(
+            format!(
+                "{WORKERS} workers, {ROUNDS} rounds of 15 ms each, {PERMITS} permits: took {:.1} s, expected under {:.1} s",
+                took.as_secs_f64(),
+                SEM_PROMPT.as_secs_f64()
+            ),
+            "waiters find permits only when their wait times out: release must set the Event, and a waiter that takes a permit while more are left should set it again (an auto-reset Event wakes one waiter per set)",
         ));
     }
     if most < PERMITS {
@@ -790,6 +848,8 @@ fn sem_worker(args: &[String]) -> anyhow::Result<String> {
         stats.now.fetch_sub(1, Ordering::SeqCst);
         stats.entries.fetch_add(1, Ordering::SeqCst);
         sem.release()?;
+        // Give the waiters their turn: they get in only if release wakes them.
+        std::thread::sleep(Duration::from_millis(5));
     }
     Ok(String::new())
 }

@@ -80,11 +80,12 @@ pub fn interpret(exercise: &Exercise, f: &Finished) -> (Status, String, Option<S
         .nth(1)
         .map(|m| format!(": {m}"))
         .unwrap_or_default();
-    (
-        Status::Fail,
-        format!("the check's process ended without a verdict ({how}){panic}"),
-        None,
-    )
+    let what = if how.starts_with("killed") {
+        format!("the process running your code crashed ({how})")
+    } else {
+        format!("the check ended without a verdict ({how}){panic}")
+    };
+    (Status::Fail, what, None)
 }
 
 /// `PASS  name` or `FAIL  name  message`, with the hint on the next line.

@@ -7,7 +7,8 @@
 //! auto-reset `Event` that wakes a waiter when a permit comes back. The grader starts
 //! six worker processes on a semaphore with two permits; each enters three times and
 //! holds its permit for a few milliseconds. No more than two may ever be inside at
-//! once, two must be inside together at some point, and all must finish in time.
+//! once, two must be inside together at some point, and all must finish in time:
+//! a waiter must be woken when a permit comes back, not find it by chance later.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
