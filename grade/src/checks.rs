@@ -316,7 +316,7 @@ fn create_unsized(name: &str) -> anyhow::Result<libc::c_int> {
         libc::shm_open(
             c.as_ptr(),
             libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
-            0o600 as libc::mode_t,
+            0o600,
         )
     };
     if fd < 0 {
@@ -536,6 +536,17 @@ fn sizing_reserved(ctx: &Ctx) -> Verdict {
 
 // ---------------------------------------------------------------- arrays
 
+/// One segment for `sum`: what it is, its length, its header (none: leave the bytes
+/// zero), how many elements to write, and the expected sum (none: an error).
+struct HeaderCase {
+    what: &'static str,
+    len: usize,
+    header: Option<homework::arrays_header::Header>,
+    written: u64,
+    want: Option<u64>,
+    hint: &'static str,
+}
+
 fn arrays_header(ctx: &Ctx) -> Verdict {
     use homework::arrays_header::{sum, Header, MAGIC, VERSION};
     let good = Header {
@@ -545,19 +556,35 @@ fn arrays_header(ctx: &Ctx) -> Verdict {
         count: 0,
     };
     let hsize = size_of::<Header>();
-    // (what, segment length, header or none, elements written, expected sum or error)
-    let cases: Vec<(&str, usize, Option<Header>, u64, Option<u64>, &'static str)> = vec![
-        ("a valid array of 1000", hsize + 8 * 1000, Some(Header { count: 1000, ..good }), 1000, Some((0..1000u64).map(|i| i * 3).sum()), ""),
-        ("a valid array that fills its segment exactly", hsize + 8 * 500, Some(Header { count: 500, ..good }), 500, Some((0..500u64).map(|i| i * 3).sum()), ""),
-        ("an empty valid array", hsize, Some(Header { count: 0, ..good }), 0, Some(0), ""),
-        ("a wrong magic number", hsize + 80, Some(Header { magic: 7, count: 10, ..good }), 10, None, "compare magic with MAGIC before anything else: it says whether the bytes are an array at all"),
-        ("version 2", hsize + 80, Some(Header { version: 2, count: 10, ..good }), 10, None, "refuse a version you do not know: its layout may differ"),
-        ("4-byte elements", hsize + 80, Some(Header { elem_size: 4, count: 10, ..good }), 10, None, "check elem_size == size_of::<u64>()"),
-        ("a segment shorter than a header", 8, None, 0, None, "check len() >= size_of::<Header>() before reading the header"),
-        ("a count one more than the segment holds", hsize + 8 * 500, Some(Header { count: 501, ..good }), 500, None, "count must fit in len() - size_of::<Header>(); the rest of the last page reads as zeros, so reading there does not crash, and is still wrong"),
-        ("a count far beyond the segment", hsize + 80, Some(Header { count: u64::MAX / 4, ..good }), 10, None, "never take count on trust: compare it with the room in the segment (and mind overflow in count * 8) before building a slice"),
+    let sum_of = |n: u64| (0..n).map(|i| i * 3).sum::<u64>();
+    let case = |what, len, header, written, want, hint| HeaderCase {
+        what,
+        len,
+        header,
+        written,
+        want,
+        hint,
+    };
+    let cases = [
+        case("a valid array of 1000", hsize + 8 * 1000, Some(Header { count: 1000, ..good }), 1000, Some(sum_of(1000)), ""),
+        case("a valid array that fills its segment exactly", hsize + 8 * 500, Some(Header { count: 500, ..good }), 500, Some(sum_of(500)), ""),
+        case("an empty valid array", hsize, Some(Header { count: 0, ..good }), 0, Some(0), ""),
+        case("a wrong magic number", hsize + 80, Some(Header { magic: 7, count: 10, ..good }), 10, None, "compare magic with MAGIC before anything else: it says whether the bytes are an array at all"),
+        case("version 2", hsize + 80, Some(Header { version: 2, count: 10, ..good }), 10, None, "refuse a version you do not know: its layout may differ"),
+        case("4-byte elements", hsize + 80, Some(Header { elem_size: 4, count: 10, ..good }), 10, None, "check elem_size == size_of::<u64>()"),
+        case("a segment shorter than a header", 8, None, 0, None, "check len() >= size_of::<Header>() before reading the header"),
+        case("a count one more than the segment holds", hsize + 8 * 500, Some(Header { count: 501, ..good }), 500, None, "count must fit in len() - size_of::<Header>(); the rest of the last page reads as zeros, so reading there does not crash, and is still wrong"),
+        case("a count far beyond the segment", hsize + 80, Some(Header { count: u64::MAX / 4, ..good }), 10, None, "never take count on trust: compare it with the room in the segment (and mind overflow in count * 8) before building a slice"),
     ];
-    for (i, (what, len, header, written, want, hint)) in cases.into_iter().enumerate() {
+    for (i, c) in cases.into_iter().enumerate() {
+        let HeaderCase {
+            what,
+            len,
+            header,
+            written,
+            want,
+            hint,
+        } = c;
         let name = ctx.name(&format!("hdr{i}"));
         let shm = segment(&name, len)?;
         if let Some(h) = header {
