@@ -168,7 +168,11 @@ fn grade(options: &Options) -> ExitCode {
         "the starter code in homework/src/"
     };
     if !options.json {
-        println!("checking {what} ({} exercises)", options.exercises.len());
+        let n = options.exercises.len();
+        println!(
+            "checking {what} ({n} exercise{})",
+            if n == 1 { "" } else { "s" }
+        );
     }
     let mut outcomes = Vec::new();
     for exercise in &options.exercises {
@@ -182,7 +186,14 @@ fn grade(options: &Options) -> ExitCode {
     if options.json {
         print!("{}", report::json(options.solutions, &outcomes));
     } else {
-        println!("{passed} of {} exercises pass", outcomes.len());
+        let skipped = outcomes.iter().filter(|o| o.status == Status::Skip).count();
+        let failed = outcomes.len() - passed - skipped;
+        let skipped = if skipped > 0 {
+            format!(", {skipped} skipped (not counted as passed)")
+        } else {
+            String::new()
+        };
+        println!("{passed} passed, {failed} failed{skipped}");
     }
     if passed == outcomes.len() {
         ExitCode::SUCCESS
