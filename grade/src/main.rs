@@ -143,8 +143,18 @@ fn rerun_with_features(args: &[String], solutions: bool) -> ExitCode {
         eprintln!("grade: --solutions: there is no solutions/ directory in this copy (a hand-out has none)");
         return ExitCode::from(2);
     }
+    // Cargo should now run the other build; should it run this one again, stop rather
+    // than start ourselves without end.
+    if std::env::var_os("SHMBOOK_GRADE_RERUN").is_some() {
+        eprintln!(
+            "grade: cargo ran a grader built {} the solutions feature; try `cargo clean -p grade`",
+            if solutions { "without" } else { "with" }
+        );
+        return ExitCode::from(1);
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    cmd.env("SHMBOOK_GRADE_RERUN", "1");
     cmd.args(["run", "-q", "--manifest-path", manifest]);
     if solutions {
         cmd.args(["--features", "solutions"]);
