@@ -5,7 +5,7 @@
 //!
 //! `raw_sync` has no semaphore. Build one: a permit count guarded by a `Mutex`, and an
 //! auto-reset `Event` that wakes a waiter when a permit comes back. The grader starts
-//! six worker processes on a semaphore with two permits; each enters three times and
+//! eight worker processes on a semaphore with two permits; each enters three times and
 //! holds its permit for a few milliseconds. No more than two may ever be inside at
 //! once, two must be inside together at some point, and all must finish in time:
 //! a waiter must be woken when a permit comes back, not find it by chance later.
