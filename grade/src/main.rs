@@ -23,6 +23,7 @@ mod report;
 mod starter;
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -184,9 +185,16 @@ fn grade(options: &Options) -> ExitCode {
             if n == 1 { "" } else { "s" }
         );
     }
+    let exe = match PrivateCopy::make() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("grade: copying the grader for its checks: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let mut outcomes = Vec::new();
     for exercise in &options.exercises {
-        let outcome = check_one(exercise, &run, options.timeout);
+        let outcome = check_one(&exe.0, exercise, &run, options.timeout);
         if !options.json {
             report::print_text(&outcome);
         }
@@ -214,9 +222,9 @@ fn grade(options: &Options) -> ExitCode {
 
 /// Runs one exercise's check in a process group of its own, bounded by `timeout`, then
 /// kills whatever is left of the group and removes the run's segments.
-fn check_one(exercise: &'static Exercise, run: &str, timeout: Duration) -> Outcome {
+fn check_one(exe: &Path, exercise: &'static Exercise, run: &str, timeout: Duration) -> Outcome {
     let start = Instant::now();
-    let result = spawn_check(exercise, run, timeout);
+    let result = spawn_check(exe, exercise, run, timeout);
     checks::sweep_run(run);
     let seconds = start.elapsed().as_secs_f64();
     let (status, message, hint) = match result {
@@ -240,9 +248,14 @@ pub struct Finished {
     pub timed_out: Option<Duration>,
 }
 
-fn spawn_check(exercise: &Exercise, run: &str, timeout: Duration) -> std::io::Result<Finished> {
+fn spawn_check(
+    exe: &Path,
+    exercise: &Exercise,
+    run: &str,
+    timeout: Duration,
+) -> std::io::Result<Finished> {
     use std::os::unix::process::CommandExt;
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut child = Command::new(exe)
         .args(["_check", exercise.name, run])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -291,4 +304,55 @@ fn spawn_check(exercise: &Exercise, run: &str, timeout: Duration) -> std::io::Re
         status,
         timed_out,
     })
+}
+
+/// The checks run from a private copy of the grader, removed when the run ends.
+///
+/// `cargo run` replaces `target/debug/grade` whenever it builds the grader again, for
+/// instance with the `solutions` feature for another run at the same time. A check
+/// process that starts its workers from that path would then find another program, or
+/// none. The copy is made from the running program itself (`/proc/self/exe` on Linux,
+/// which stays valid even when the file was replaced).
+struct PrivateCopy(PathBuf);
+
+impl PrivateCopy {
+    const PREFIX: &'static str = "shmbook-grade-";
+
+    fn make() -> std::io::Result<PrivateCopy> {
+        let dir = std::env::temp_dir();
+        Self::remove_stale(&dir);
+        let source = if cfg!(target_os = "linux") {
+            PathBuf::from("/proc/self/exe")
+        } else {
+            std::env::current_exe()?
+        };
+        let copy = dir.join(format!("{}{}", Self::PREFIX, std::process::id()));
+        std::fs::copy(source, &copy)?;
+        Ok(PrivateCopy(copy))
+    }
+
+    /// Removes the copies of graders that were killed before they could.
+    fn remove_stale(dir: &Path) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(Self::PREFIX)
+                .and_then(|p| p.parse::<libc::pid_t>().ok())
+            else {
+                continue;
+            };
+            // SAFETY: signal 0 only checks whether the process exists.
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+impl Drop for PrivateCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
