@@ -76,6 +76,12 @@ impl Helper {
         })
     }
 
+    /// Takes the helper's standard output pipe (only for [`Helper::spawn_captured`]), for
+    /// a parent that reads binary results itself instead of waiting for a `String`.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
     /// The helper's process id.
     pub fn id(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
