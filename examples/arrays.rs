@@ -24,7 +24,10 @@ const USAGE: cli::Usage = cli::Usage {
     program: "arrays",
     about: "typed arrays in shared memory: header, ready flag, parallel fill, NumPy",
     commands: &[
-        ("layout", "an f64 array behind a 64-byte header, and alignment"),
+        (
+            "layout",
+            "an f64 array behind a 64-byte header, and alignment",
+        ),
         (
             "checks",
             "foreign, truncated and mismatched segments are clear errors",
@@ -418,9 +421,9 @@ fn race() -> Result<()> {
             .map_err(os::explain)
             .context("waiting for the creator's segment")?;
         let array = open_array::<f64>(&shmem)?; // waits for the magic number (Acquire)
-        // SAFETY: nobody writes the elements while we read: the naive creator waits for
-        // our `stage` signal below before it fills them; the right one filled them
-        // before publishing.
+                                                // SAFETY: nobody writes the elements while we read: the naive creator waits for
+                                                // our `stage` signal below before it fills them; the right one filled them
+                                                // before publishing.
         let right = unsafe { array.as_slice() }
             .iter()
             .enumerate()
@@ -442,8 +445,8 @@ fn init(name: &str, naive: bool) -> Result<()> {
     if naive {
         println!("creator: publishing the header, then filling {RACE_N} elements");
         publish(&shmem); // too early: the elements are still zeros
-        // Staging: wait until the opener has looked, so that every run shows the
-        // unlucky timing. Without this line the outcome would vary from run to run.
+                         // Staging: wait until the opener has looked, so that every run shows the
+                         // unlucky timing. Without this line the outcome would vary from run to run.
         wait::until("the opener to look", PROCESS_TIMEOUT, || {
             stage(&shmem).load(Ordering::Acquire) == 1
         })?;
@@ -478,7 +481,13 @@ fn fill(n: usize, workers: usize) -> Result<()> {
     let mut helpers = Vec::new();
     for k in 0..workers {
         let r = share(n, workers, k);
-        println!("  helper {}: {}..{} ({} elements)", k + 1, r.start, r.end, r.len());
+        println!(
+            "  helper {}: {}..{} ({} elements)",
+            k + 1,
+            r.start,
+            r.end,
+            r.len()
+        );
         let (s, e) = (r.start.to_string(), r.end.to_string());
         helpers.push(Helper::spawn("_fill", &[&name, &s, &e])?);
     }
@@ -538,9 +547,11 @@ fn compare(n: usize, workers: usize) -> Result<()> {
             .context("reading a worker's results")?;
         piped += bytes.len();
         // Deserialize: 8 bytes at a time back into f64.
-        results.extend(bytes.chunks_exact(8).map(|c| {
-            f64::from_le_bytes(c.try_into().expect("chunks_exact gives 8 bytes"))
-        }));
+        results.extend(
+            bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("chunks_exact gives 8 bytes"))),
+        );
     }
     for h in helpers {
         h.wait_ok(PROCESS_TIMEOUT)?;
@@ -622,7 +633,7 @@ fn python_reads(naive: bool) -> Result<()> {
 fn python_writes(n: usize) -> Result<()> {
     let name = names::unique("arrays");
     let _guard = Unlink::new(&name); // removes it even if python3 is killed
-    // Python adds the leading slash itself: it gets the name without it.
+                                     // Python adds the leading slash itself: it gets the name without it.
     let bare = name.trim_start_matches('/').to_string();
     let script = "make_array.py";
     let mut py = Python::spawn(script, &[&bare, &n.to_string()])?;

@@ -21,7 +21,10 @@ const USAGE: cli::Usage = cli::Usage {
             "requested size, len(), pages and memory reserved for 1, 4096, 4097, 20000 bytes",
         ),
         ("zero", "a segment of size 0 is an error"),
-        ("opener", "an opener gets the creator's size, whatever it asks"),
+        (
+            "opener",
+            "an opener gets the creator's size, whatever it asks",
+        ),
         (
             "lazy [--pages N]",
             "memory is taken only as pages are touched (Linux)",
@@ -34,7 +37,10 @@ const USAGE: cli::Usage = cli::Usage {
             "full",
             "a full /dev/shm: SIGBUS on first touch, and failing early (Linux)",
         ),
-        ("grow", "a segment cannot grow in place: move to a bigger one"),
+        (
+            "grow",
+            "a segment cannot grow in place: move to a bigger one",
+        ),
         ("_beyond NAME", ""),
         ("_full", ""),
         ("_resident NAME", ""),
@@ -47,7 +53,9 @@ fn main() -> std::process::ExitCode {
         "lazy" => {
             let pages: usize = args.value_or("--pages", 256)?;
             if !(64..=1 << 20).contains(&pages) {
-                return Err(args.invalid("--pages must be between 64 and 1048576").into());
+                return Err(args
+                    .invalid("--pages must be between 64 and 1048576")
+                    .into());
             }
             args.finish()?;
             lazy(pages)
@@ -193,7 +201,10 @@ fn opener() -> Result<()> {
             .size(asked) // ignored by open()
             .open()
             .map_err(os::explain)?;
-        println!("opener asking for {asked:>7} bytes: len() = {}", opened.len());
+        println!(
+            "opener asking for {asked:>7} bytes: len() = {}",
+            opened.len()
+        );
     }
     Ok(())
 }
@@ -463,7 +474,10 @@ fn private_dev_shm(bytes: usize) -> Result<()> {
         }
     };
     if rc != 0 {
-        bail!("mounting a private tmpfs: {}", std::io::Error::last_os_error());
+        bail!(
+            "mounting a private tmpfs: {}",
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }
@@ -509,7 +523,10 @@ fn grow() -> Result<()> {
         unsafe { old.as_ptr().add(8).read_volatile() == 1 }
     })?;
 
-    println!("creator: needs {} bytes; a segment cannot grow in place", 4 * page);
+    println!(
+        "creator: needs {} bytes; a segment cannot grow in place",
+        4 * page
+    );
     let new_name = names::unique("sizing");
     let mut new = create(&new_name, 4 * page)?;
     // SAFETY: the new segment is not known to anyone yet; the old one is read only.

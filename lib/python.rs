@@ -156,7 +156,10 @@ impl Python {
 
     /// Sends one line to the script's standard input.
     pub fn send_line(&mut self, line: &str) -> anyhow::Result<()> {
-        let stdin = self.stdin.as_mut().context("python3's standard input is closed")?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .context("python3's standard input is closed")?;
         writeln!(stdin, "{line}")
             .and_then(|_| stdin.flush())
             .with_context(|| format!("writing to python3 {}", self.script))
@@ -181,7 +184,10 @@ impl Python {
                 ),
             }
         }
-        let mut child = self.child.take().expect("a Python holds its child until finished");
+        let mut child = self
+            .child
+            .take()
+            .expect("a Python holds its child until finished");
         let status = loop {
             if let Some(s) = child.try_wait().context("waiting for python3")? {
                 break s;

@@ -20,6 +20,7 @@ MAGIC = int.from_bytes(b"SHMARRAY", "little")
 HEADER_SIZE = 64
 
 
+# ANCHOR: make
 def main():
     if len(sys.argv) != 3 or not sys.argv[2].isdigit() or int(sys.argv[2]) < 1:
         print("usage: python3 examples/python/make_array.py NAME N", file=sys.stderr)
@@ -40,6 +41,7 @@ def main():
         shm.close()
         shm.unlink()
     print("closed and unlinked it")
+# ANCHOR_END: make
 
 
 main()

@@ -21,6 +21,7 @@ HEADER = struct.Struct("<QIIQQ")  # magic, version, elem, len, data_offset
 DTYPES = {1: np.float64, 2: np.uint64}
 
 
+# ANCHOR: read
 def attach(name, naive):
     """SharedMemory(name=...) without the leading slash: Python adds it itself."""
     bare = name.lstrip("/")
@@ -52,6 +53,7 @@ def main():
     print(f"equal to numpy.sin(numpy.arange({length})) within 1e-12: {'yes' if diff < 1e-12 else 'no'}")
     del arr  # a view into shm.buf: close() fails while one exists
     shm.close()
+# ANCHOR_END: read
 
 
 main()
