@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use shared_memory::{Shmem, ShmemConf, ShmemError};
-use shmbook::cleanup::Unlink;
+use shmbook::cleanup::{self, Unlink};
 use shmbook::cli::{self, Bytes, SegmentName};
 use shmbook::helper::{self, Helper};
 use shmbook::{names, os, wait, PROCESS_TIMEOUT};
@@ -57,6 +57,10 @@ const USAGE: cli::Usage = cli::Usage {
             "share one mapping with threads although Shmem is not Send",
         ),
         ("perms", "who may open a segment"),
+        (
+            "hold [--name NAME] [--seconds N]",
+            "keep a segment for N seconds (default 60) or until Ctrl-C",
+        ),
         ("_answer NAME", ""),
         ("_open NAME [--retry]", ""),
         ("_own NAME", ""),
@@ -84,6 +88,12 @@ fn main() -> std::process::ExitCode {
                 "remove" => remove(&name),
                 _ => open(&name),
             }
+        }
+        "hold" => {
+            let name = args.value::<SegmentName>("--name")?.map(|n| n.0);
+            let seconds: u64 = args.value_or("--seconds", 60)?;
+            args.finish()?;
+            hold(name, seconds)
         }
         "_answer" | "_own" => {
             let SegmentName(name) = args.positional("segment name")?;
@@ -473,7 +483,7 @@ fn killed_owner() -> Result<()> {
 }
 
 /// The value the owner stores in the first word once the segment is set up.
-const READY: u64 = 0x5245_4144_59;
+const READY: u64 = 0x0052_4541_4459; // "READY" in ASCII
 
 fn own_until_killed(name: &str) -> Result<()> {
     let shmem = ShmemConf::new()
@@ -528,6 +538,24 @@ fn threads() -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: threads
+
+// ANCHOR: hold
+fn hold(name: Option<String>, seconds: u64) -> Result<()> {
+    let name = name.unwrap_or_else(|| names::unique("hold"));
+    let mut shmem = ShmemConf::new()
+        .size(4096)
+        .os_id(&name)
+        .create()
+        .map_err(os::explain)
+        .with_context(|| format!("creating {name}"))?;
+    cleanup::remove_on_interrupt(&name); // Ctrl-C removes it too
+    put(&mut shmem, 0, "held by `segments hold`");
+    println!("holding {name} for {seconds} s; Ctrl-C ends it early and removes it too");
+    std::thread::sleep(Duration::from_secs(seconds));
+    println!("time is up; the owner's drop removes {name}");
+    Ok(())
+}
+// ANCHOR_END: hold
 
 // ANCHOR: perms
 fn perms() -> Result<()> {

@@ -255,8 +255,10 @@ impl Args {
 /// Parses the command line and runs `body` with the subcommand and its options.
 ///
 /// `--help` (or `-h`, or `help`) prints [`Usage::help`]. Exit status: 0 on success,
-/// 1 when `body` fails, 2 on bad input.
+/// 1 when `body` fails, 2 on bad input, 128 + N when interrupted by signal N (after
+/// removing the segments it made: see [`crate::cleanup::install_interrupt_cleanup`]).
 pub fn main(usage: &Usage, body: impl FnOnce(&str, Args) -> anyhow::Result<()>) -> ExitCode {
+    crate::cleanup::install_interrupt_cleanup(usage.program);
     let words: Vec<String> = std::env::args().skip(1).collect();
     let Some(first) = words.first() else {
         return usage_failure(usage, None, "missing subcommand");
