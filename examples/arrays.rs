@@ -343,8 +343,8 @@ fn layout() -> Result<()> {
     let page = os::page_size();
     println!(
         "mapping starts on a page boundary: {}; elements 8-byte aligned: {}",
-        yes_no(shmem.as_ptr() as usize % page == 0),
-        yes_no(view.ptr as usize % std::mem::align_of::<f64>() == 0)
+        yes_no((shmem.as_ptr() as usize).is_multiple_of(page)),
+        yes_no((view.ptr as usize).is_multiple_of(std::mem::align_of::<f64>()))
     );
     // SAFETY: nobody writes the array any more.
     println!("elements: {:.4?}", unsafe { view.as_slice() });

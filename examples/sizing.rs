@@ -210,29 +210,39 @@ fn opener() -> Result<()> {
 }
 // ANCHOR_END: opener
 
+#[cfg(not(target_os = "linux"))]
+fn lazy(_pages: usize) -> Result<()> {
+    println!("lazy: not supported on this system (it reads /proc/self/smaps)");
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn resident_helper(_name: &str) -> Result<()> {
+    lazy(0)
+}
+
 // ANCHOR: lazy
+#[cfg(target_os = "linux")]
 fn lazy(pages: usize) -> Result<()> {
     let page = os::page_size();
     let name = names::unique("sizing");
     let shmem = create(&name, pages * page)?;
     let base = shmem.as_ptr();
     let show = |who: &str| -> Result<()> {
-        match resident_pages(base as usize, page)? {
-            Some(here) => println!(
-                "{who:<28} resident pages here: {here:>3}; in /dev/shm: {:>3}",
-                reserved_bytes(&name)?.parse::<usize>()? / page
-            ),
-            None => println!("{who:<28} measuring is not supported on this system"),
-        }
+        println!(
+            "{who:<28} resident pages here: {:>3}; in /dev/shm: {:>3}",
+            resident_pages(base as usize, page)?,
+            reserved_bytes(&name)?.parse::<usize>()? / page
+        );
         Ok(())
     };
     println!("created {name}: {pages} pages of {page} bytes");
     show("after create:")?;
-    // SAFETY (both loops): the pointer stays inside the mapping (offsets below
-    // pages * page); this process is the only one using the segment meanwhile.
+    // SAFETY: offset 0 is inside the mapping; no other process uses the segment yet.
     unsafe { base.write(1) };
     show("after writing 1 byte:")?;
     for p in 0..pages / 4 {
+        // SAFETY: p * page < pages * page: inside the mapping; still ours alone.
         unsafe { base.add(p * page).write(1) };
     }
     show("after 1 byte in each of 1/4:")?;
@@ -242,15 +252,13 @@ fn lazy(pages: usize) -> Result<()> {
 
 /// A second process maps the same segment: its own resident count starts at zero,
 /// and reading pages the first process already touched adds nothing to /dev/shm.
+#[cfg(target_os = "linux")]
 fn resident_helper(name: &str) -> Result<()> {
     let page = os::page_size();
     let shmem = open(name)?;
     let base = shmem.as_ptr();
     let here = |s: &Shmem| resident_pages(s.as_ptr() as usize, page);
-    println!(
-        "helper: mapped it; resident pages here: {}",
-        here(&shmem)?.unwrap_or(0)
-    );
+    println!("helper: mapped it; resident pages here: {}", here(&shmem)?);
     let quarter = shmem.len() / page / 4;
     let mut sum = 0u64;
     for p in 0..quarter {
@@ -260,7 +268,7 @@ fn resident_helper(name: &str) -> Result<()> {
     }
     println!(
         "helper: read those {quarter} pages (sum {sum}); resident pages here: {}; in /dev/shm: {}",
-        here(&shmem)?.unwrap_or(0),
+        here(&shmem)?,
         reserved_bytes(name)?.parse::<usize>()? / page
     );
     Ok(())
@@ -269,7 +277,7 @@ fn resident_helper(name: &str) -> Result<()> {
 /// How many pages of the mapping that starts at `start` are in this process's memory,
 /// from the `Rss:` line of its entry in /proc/self/smaps (in kB).
 #[cfg(target_os = "linux")]
-fn resident_pages(start: usize, page: usize) -> Result<Option<usize>> {
+fn resident_pages(start: usize, page: usize) -> Result<usize> {
     let smaps = std::fs::read_to_string("/proc/self/smaps").context("reading /proc/self/smaps")?;
     let header = format!("{start:x}-");
     let mut in_entry = false;
@@ -279,16 +287,11 @@ fn resident_pages(start: usize, page: usize) -> Result<Option<usize>> {
         } else if in_entry {
             if let Some(kb) = line.strip_prefix("Rss:") {
                 let kb: usize = kb.trim().trim_end_matches("kB").trim().parse()?;
-                return Ok(Some(kb * 1024 / page));
+                return Ok(kb * 1024 / page);
             }
         }
     }
     bail!("no mapping at {start:#x} in /proc/self/smaps")
-}
-
-#[cfg(not(target_os = "linux"))]
-fn resident_pages(_start: usize, _page: usize) -> Result<Option<usize>> {
-    Ok(None)
 }
 // ANCHOR_END: lazy
 
@@ -308,6 +311,7 @@ fn beyond() -> Result<()> {
     // pages, so it is inside the mapping although it is past len(). Nobody else uses
     // the segment yet.
     let before = unsafe { last.read() };
+    // SAFETY: the same byte, inside the mapping; still no other process has it.
     unsafe { last.write(7) };
     println!(
         "byte {} (past len(), same page): read {before}, wrote 7: fine",
