@@ -2,6 +2,7 @@
 
     python3 examples/python/sizes.py
 """
+# ANCHOR: sizes
 import mmap
 from multiprocessing import shared_memory
 
@@ -15,3 +16,4 @@ try:
     shared_memory.SharedMemory(create=True)
 except ValueError as e:
     print(f"SharedMemory(create=True) with no size: ValueError: {e}")
+# ANCHOR_END: sizes
