@@ -202,9 +202,17 @@ fn create_array<T: Element>(name: &str, len: usize) -> Result<Shmem> {
         data_offset: HEADER as u64,
         ..Zeroable::zeroed()
     };
-    // SAFETY: the mapping is page-aligned and HEADER bytes fit in it; nobody else has
-    // it open yet (its name is new and nothing is published).
-    unsafe { (shmem.as_ptr() as *mut Header).write(header) };
+    // Bytes 8..64 only: an opener may already be loading the magic number (bytes
+    // 0..8, zero since ftruncate made the segment) atomically, so we leave it alone.
+    let bytes = &bytemuck::bytes_of(&header)[8..];
+    // SAFETY: the mapping holds at least HEADER bytes; no opener reads bytes 8..64
+    // before it has seen the magic number, which is stored later (publish).
+    unsafe {
+        shmem
+            .as_ptr()
+            .add(8)
+            .copy_from_nonoverlapping(bytes.as_ptr(), bytes.len())
+    };
     Ok(shmem)
 }
 

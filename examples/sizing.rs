@@ -499,15 +499,19 @@ fn full_helper() -> Result<()> {
 // ANCHOR_END: full
 
 // ANCHOR: grow
-/// The first bytes of every segment in this demonstration: a "moved" flag and, once
-/// it is set, the name of the bigger segment that replaced this one.
+/// The first NOTE bytes of the segment in this demonstration: word 0 is the "moved"
+/// flag, word 1 the helper's "opened" flag, bytes 16..48 the new segment's name.
 const NOTE: usize = 64;
 const MOVED: u32 = 1;
+const OPENED: u32 = 1;
 
-fn moved_flag(shmem: &Shmem) -> &AtomicU32 {
-    // SAFETY: the mapping is page-aligned and at least NOTE bytes long; the flag lives
-    // as long as `shmem`; every process accesses it only atomically.
-    unsafe { &*(shmem.as_ptr() as *const AtomicU32) }
+/// Word `i` (0 or 1) of the note, as an atomic.
+fn flag(shmem: &Shmem, i: usize) -> &AtomicU32 {
+    assert!(i < 2);
+    // SAFETY: the mapping is page-aligned and at least NOTE bytes long, so word i is
+    // aligned and inside it; the reference lives no longer than `shmem`; every process
+    // accesses these words only atomically.
+    unsafe { &*(shmem.as_ptr().add(4 * i) as *const AtomicU32) }
 }
 
 fn grow() -> Result<()> {
@@ -520,11 +524,8 @@ fn grow() -> Result<()> {
     println!("creator: a {}-byte segment, full of data", old.len());
 
     let follower = Helper::spawn("_follow", &[&old_name])?;
-    // Wait until the helper has opened the old segment: it sets byte 8 to 1.
     wait::until("the helper to open the segment", PROCESS_TIMEOUT, || {
-        // SAFETY: byte 8 is inside the mapping; the helper writes it once, and a byte
-        // read races with nothing that could tear.
-        unsafe { old.as_ptr().add(8).read_volatile() == 1 }
+        flag(&old, 1).load(Ordering::Acquire) == OPENED
     })?;
 
     println!(
@@ -542,7 +543,7 @@ fn grow() -> Result<()> {
         field.write_bytes(0, 32);
         field.copy_from_nonoverlapping(new_name.as_ptr(), new_name.len());
     }
-    moved_flag(&old).store(MOVED, Ordering::Release);
+    flag(&old, 0).store(MOVED, Ordering::Release);
     println!("creator: made a bigger one, copied the data, left its name in the old one");
     follower.wait_ok(PROCESS_TIMEOUT)?;
     drop(old); // the owner's drop removes the old segment
@@ -556,10 +557,9 @@ fn grow() -> Result<()> {
 fn follow(old_name: &str) -> Result<()> {
     let mut old = open(old_name)?;
     println!("helper:  opened the old segment: {} bytes", old.len());
-    // SAFETY: byte 8 is ours to write; the creator only reads it.
-    unsafe { old.as_ptr().add(8).write_volatile(1) };
+    flag(&old, 1).store(OPENED, Ordering::Release);
     wait::until("the segment to move", PROCESS_TIMEOUT, || {
-        moved_flag(&old).load(Ordering::Acquire) == MOVED
+        flag(&old, 0).load(Ordering::Acquire) == MOVED
     })?;
     // SAFETY: written before the Release store we observed; nobody writes it again.
     let field = unsafe { &old.as_slice()[16..48] };
