@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use bytemuck::{Pod, Zeroable};
@@ -532,7 +532,7 @@ fn fill_range(name: &str, range: Range<usize>) -> Result<()> {
 // ANCHOR: compare
 fn compare(n: usize, workers: usize) -> Result<()> {
     // 1. Like ProcessPoolExecutor.map: each worker sends its results back, serialized.
-    let start = Instant::now();
+    let (start, cpu0) = (Instant::now(), cpu_times()?);
     let mut results = Vec::with_capacity(n);
     let mut readers = Vec::new();
     let mut helpers = Vec::new();
@@ -564,7 +564,7 @@ fn compare(n: usize, workers: usize) -> Result<()> {
     for h in helpers {
         h.wait_ok(PROCESS_TIMEOUT)?;
     }
-    let pool_time = start.elapsed();
+    let (pool_time, cpu1) = (start.elapsed(), cpu_times()?);
 
     // 2. Shared memory: the workers write their results where the parent reads them.
     let start = Instant::now();
@@ -580,22 +580,46 @@ fn compare(n: usize, workers: usize) -> Result<()> {
     for h in helpers {
         h.wait_ok(PROCESS_TIMEOUT)?;
     }
-    let shm_time = start.elapsed();
+    let (shm_time, cpu2) = (start.elapsed(), cpu_times()?);
 
     let array = open_array::<f64>(&shmem)?;
     // SAFETY: every worker has exited; nobody writes any more.
     let same = unsafe { array.as_slice() } == results.as_slice();
     println!("{n} f64 by {workers} worker processes:");
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "  results sent back through pipes: {piped} bytes copied back, {:.1} ms",
-        pool_time.as_secs_f64() * 1e3
+        "  through pipes:    {piped:>10} bytes copied back; {:.1} ms, CPU: parent {:.1} ms, workers {:.1} ms",
+        ms(pool_time),
+        ms(cpu1.0 - cpu0.0),
+        ms(cpu1.1 - cpu0.1)
     );
     println!(
-        "  results written in shared memory: 0 bytes copied back, {:.1} ms",
-        shm_time.as_secs_f64() * 1e3
+        "  in shared memory: {:>10} bytes copied back; {:.1} ms, CPU: parent {:.1} ms, workers {:.1} ms",
+        0,
+        ms(shm_time),
+        ms(cpu2.0 - cpu1.0),
+        ms(cpu2.1 - cpu1.1)
     );
     println!("  same results: {}", yes_no(same));
     Ok(())
+}
+
+/// CPU time (user + system) used so far by this process, and by its children that
+/// have been waited for (POSIX getrusage).
+fn cpu_times() -> Result<(Duration, Duration)> {
+    let usage = |who| -> Result<Duration> {
+        // SAFETY: all-zero bytes are a valid rusage (plain integers).
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `r` is a writable rusage; `who` is RUSAGE_SELF or RUSAGE_CHILDREN.
+        if unsafe { libc::getrusage(who, &mut r) } != 0 {
+            bail!("getrusage: {}", std::io::Error::last_os_error());
+        }
+        let t = |tv: libc::timeval| {
+            Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
+        };
+        Ok(t(r.ru_utime) + t(r.ru_stime))
+    };
+    Ok((usage(libc::RUSAGE_SELF)?, usage(libc::RUSAGE_CHILDREN)?))
 }
 
 fn pool_worker(range: Range<usize>) -> Result<()> {
