@@ -236,7 +236,7 @@ fn lazy(pages: usize) -> Result<()> {
         );
         Ok(())
     };
-    println!("created {name}: {pages} pages of {page} bytes");
+    println!("created a segment of {pages} pages of {page} bytes");
     show("after create:")?;
     // SAFETY: offset 0 is inside the mapping; no other process uses the segment yet.
     unsafe { base.write(1) };
