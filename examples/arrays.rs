@@ -379,7 +379,11 @@ fn checks() -> Result<()> {
     unsafe { t.as_ptr().copy_from(b"hello, I am text".as_ptr(), 16) };
     report("a segment holding text", &t);
 
-    let tiny = ShmemConf::new().size(16).create().map_err(os::explain)?;
+    let tiny = ShmemConf::new()
+        .size(16)
+        .os_id(names::unique("arrays"))
+        .create()
+        .map_err(os::explain)?;
     report("a 16-byte segment", &tiny);
 
     let u = create_array::<u64>(&names::unique("arrays"), 8)?;

@@ -430,28 +430,20 @@ fn full_helper() -> Result<()> {
     bail!("touched 32 pages in a 16-page tmpfs without a fault")
 }
 
-/// unshare(CLONE_NEWNS) (with a user namespace when not root), then a small tmpfs
-/// mounted over /dev/shm, private to this process.
+/// unshare(CLONE_NEWNS), then a small tmpfs mounted over /dev/shm, private to this
+/// process. Needs root (CAP_SYS_ADMIN).
 #[cfg(target_os = "linux")]
 fn private_dev_shm(bytes: usize) -> Result<()> {
-    // SAFETY: geteuid/getegid have no preconditions.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let flags = if uid == 0 {
-        libc::CLONE_NEWNS
-    } else {
-        libc::CLONE_NEWNS | libc::CLONE_NEWUSER
-    };
-    // SAFETY: unshare only changes this (single-threaded) process's namespaces.
-    if unsafe { libc::unshare(flags) } != 0 {
+    if os::uid() != 0 {
+        bail!("this part needs root: it mounts a private tmpfs over /dev/shm");
+    }
+    // SAFETY: unshare(CLONE_NEWNS) gives this process its own copy of the mount table;
+    // it changes no memory, and other processes keep theirs.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
         bail!(
-            "cannot make a private /dev/shm here (unshare: {}); this part needs root or user namespaces",
+            "cannot make a private /dev/shm here (unshare: {})",
             std::io::Error::last_os_error()
         );
-    }
-    if uid != 0 {
-        std::fs::write("/proc/self/setgroups", "deny")?;
-        std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
-        std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
     }
     let opts = std::ffi::CString::new(format!("size={bytes}"))?;
     // SAFETY: every pointer is a NUL-terminated string or null, as mount(2) expects.
