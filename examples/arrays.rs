@@ -256,10 +256,12 @@ fn open_array<T: Element>(shmem: &Shmem) -> Result<Array<'_, T>> {
 /// for openers once the magic number is seen.
 fn elements<T: Element>(shmem: &Shmem) -> Result<Array<'_, T>> {
     ensure!(shmem.len() >= HEADER, "truncated: smaller than the header");
-    // SAFETY: the creator wrote the header before its Release store of the magic
-    // number, which an opener saw with Acquire (or this is the creator); nobody writes
-    // the header after that except `stage`, which the copy below is not used for.
-    let h: Header = bytemuck::pod_read_unaligned(unsafe { &shmem.as_slice()[..HEADER] });
+    // SAFETY: a slice of the header's 64 bytes only (never of the whole segment, which
+    // other processes may be writing). The creator wrote them before its Release store
+    // of the magic number, which an opener saw with Acquire (or this is the creator);
+    // nobody writes them after that except `stage`, and only once this copy is made.
+    let raw = unsafe { std::slice::from_raw_parts(shmem.as_ptr(), HEADER) };
+    let h: Header = bytemuck::pod_read_unaligned(raw);
     ensure!(
         h.version == VERSION,
         "layout version {}; this program reads version {VERSION}",
@@ -282,14 +284,18 @@ fn elements<T: Element>(shmem: &Shmem) -> Result<Array<'_, T>> {
         h.data_offset,
         shmem.len()
     );
-    // SAFETY: the checks above put the elements inside the mapping; bytemuck checks
-    // the alignment (and the length) and fails instead of making a misaligned slice.
-    let bytes = unsafe { &shmem.as_slice()[h.data_offset as usize..need.unwrap_or(0)] };
-    let elems: &[T] = bytemuck::try_cast_slice(bytes)
-        .map_err(|e| anyhow::anyhow!("elements at offset {}: {e:?}", h.data_offset))?;
+    // The alignment is checked on the address: bytemuck::try_cast_slice would need a
+    // `&[u8]` of all elements, which other processes may be writing right now.
+    let ptr = shmem.as_ptr().wrapping_add(h.data_offset as usize) as *mut T;
+    ensure!(
+        ptr.is_aligned(),
+        "elements at offset {} are not aligned for {}",
+        h.data_offset,
+        T::NAME
+    );
     Ok(Array {
-        ptr: elems.as_ptr() as *mut T,
-        len: elems.len(),
+        ptr,
+        len: h.len as usize,
         _segment: PhantomData,
     })
 }
