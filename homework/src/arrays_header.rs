@@ -7,7 +7,8 @@
 //! numbers of type `u64`. A segment is just bytes: it may come from an older version of
 //! that program, from a different program, or be cut short. The grader makes good
 //! segments and broken ones; `sum` must add up the good ones and refuse the others
-//! with an error — never read past the end, never panic.
+//! with an error — never read past the end, never panic. The writer has finished
+//! before `sum` is called: nobody writes the segment while you read it.
 
 use std::mem::size_of;
 
