@@ -5,8 +5,8 @@
 //! This test runs the grader as a student would (`cargo run -p grade`), both ways, with
 //! its machine-readable output, and also checks that the starter code is exactly what
 //! the solutions cut down to (`grade starter --check`), that every chapter has at least
-//! two exercises, that bad input is refused in one line, and that nothing is left in
-//! /dev/shm.
+//! two exercises, that bad input is refused in one line, that checks which panic,
+//! crash or hang are reported as such, and that nothing is left in /dev/shm.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};
@@ -118,6 +118,32 @@ fn every_starter_fails_and_every_solution_passes() {
             "chapter {chapter} has {n} exercises; at least 2 are promised"
         );
     }
+
+    // The grader's own misbehaving checks: each leaves a segment, starts a worker that
+    // holds another, and then panics, crashes or hangs. Each must be reported as such,
+    // and (checked below) nothing may be left in /dev/shm. The grader returns at all
+    // only once every process of the check has ended: they hold its output pipes.
+    let misbehaving = grade(&["--self-test", "--timeout", "1", "--format", "json"]);
+    assert_eq!(misbehaving.status.code(), Some(1), "{misbehaving:?}");
+    let misbehaving = results(&misbehaving);
+    let message = |name: &str| {
+        misbehaving
+            .get(name)
+            .map(|(_, _, m)| m.as_str())
+            .unwrap_or("")
+    };
+    assert!(
+        message("selftest_panic").contains("a panic, on purpose"),
+        "{misbehaving:?}"
+    );
+    assert!(
+        message("selftest_crash").contains("crashed (killed by signal 6 (SIGABRT))"),
+        "{misbehaving:?}"
+    );
+    assert!(
+        message("selftest_hang").contains("did not finish within 1 s"),
+        "{misbehaving:?}"
+    );
 
     let bad = grade(&["--no-such-option"]);
     let err = String::from_utf8_lossy(&bad.stderr);

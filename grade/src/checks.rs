@@ -83,6 +83,57 @@ pub const EXERCISES: &[Exercise] = &[
     },
 ];
 
+/// Checks of the grader itself (`--self-test`, run by `tests/homework.rs`): each leaves
+/// a segment behind, starts a worker that makes one too, and then panics, crashes or
+/// hangs. The grader must report each, end the worker, and remove both segments.
+pub const SELF_TESTS: &[Exercise] = &[
+    Exercise {
+        name: "selftest_panic",
+        chapter: "grader",
+        check: |ctx| misbehave(ctx, "panic"),
+        hang_hint: "",
+    },
+    Exercise {
+        name: "selftest_crash",
+        chapter: "grader",
+        check: |ctx| misbehave(ctx, "crash"),
+        hang_hint: "",
+    },
+    Exercise {
+        name: "selftest_hang",
+        chapter: "grader",
+        check: |ctx| misbehave(ctx, "hang"),
+        hang_hint: "(a hang, on purpose)",
+    },
+];
+
+/// The body of the self-tests: a leftover, a worker holding another, then `how`.
+fn misbehave(ctx: &Ctx, how: &str) -> Verdict {
+    segment(&ctx.name("left"), 4096)?.set_owner(false);
+    let worker_name = ctx.name("worker");
+    let worker = Helper::spawn_captured("_hold", &[&worker_name])?;
+    shmbook::wait::until("the worker's segment", WORKER_TIMEOUT, || {
+        shmbook::os::shm_exists(&worker_name).unwrap_or(false)
+    })?;
+    std::mem::forget(worker); // no kill on drop: the grader must end it
+    match how {
+        "panic" => panic!("a panic, on purpose"),
+        "crash" => std::process::abort(), // SIGABRT: no unwinding, no destructors
+        _ => loop {
+            std::thread::sleep(Duration::from_secs(1));
+        },
+    }
+}
+
+/// Worker: `_hold NAME` — make a segment and hold it until killed.
+fn hold(args: &[String]) -> anyhow::Result<String> {
+    let [name] = args else { bail!("needs NAME") };
+    let _shm = segment(name, 4096)?;
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// A check's result: pass, or a failure with a message and maybe a hint.
 pub type Verdict = Result<(), Failure>;
 
@@ -142,7 +193,7 @@ pub fn run_check(args: &[String]) -> ExitCode {
         eprintln!("grade _check: needs NAME RUN");
         return ExitCode::from(2);
     };
-    let Some(exercise) = EXERCISES.iter().find(|e| e.name == name) else {
+    let Some(exercise) = EXERCISES.iter().chain(SELF_TESTS).find(|e| e.name == name) else {
         eprintln!("grade _check: no exercise '{name}'");
         return ExitCode::from(2);
     };
@@ -1146,6 +1197,7 @@ fn ring_pop(args: &[String]) -> anyhow::Result<String> {
 pub fn run_role(role: &str, args: &[String]) -> ExitCode {
     let result = match role {
         "_exit" => Ok(String::new()),
+        "_hold" => hold(args),
         "_open_race" => open_race(args),
         "_touch" => touch(args),
         "_ready_read" => ready_read(args),
