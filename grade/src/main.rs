@@ -14,6 +14,9 @@
 //! nothing is left in `/dev/shm`. Names left by an earlier grader that was itself
 //! killed are removed at the start of the next run.
 //!
+//! `--self-test` runs, instead of the exercises, three checks of the grader itself that
+//! panic, abort and hang (`tests/homework.rs` uses them).
+//!
 //! `starter` writes `homework/src/*.rs` from `solutions/*.rs`: each region between
 //! `// SOLUTION: begin` and `// SOLUTION: end` is dropped, and each `// STARTER: CODE`
 //! line becomes `CODE`. `--check` only says whether the files are up to date.
