@@ -66,7 +66,10 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
-        Some("list") if args.len() == 1 => {
+        Some("list") if args.len() > 1 => {
+            return usage_error(&format!("list: unexpected '{}'", args[1]))
+        }
+        Some("list") => {
             for e in checks::EXERCISES {
                 println!("{}", e.name);
             }
