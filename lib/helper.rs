@@ -137,12 +137,11 @@ impl Helper {
             .child
             .take()
             .expect("a Helper holds its child until it is waited for");
-        child
-            .kill()
-            .with_context(|| format!("killing helper '{}'", self.role))?;
-        child
-            .wait()
-            .with_context(|| format!("reaping helper '{}'", self.role))
+        // Reap it even when kill fails (it may have exited already): no zombie either way.
+        let killed = child.kill();
+        let reaped = child.wait();
+        killed.with_context(|| format!("killing helper '{}'", self.role))?;
+        reaped.with_context(|| format!("reaping helper '{}'", self.role))
     }
 }
 
