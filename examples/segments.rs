@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use shared_memory::{Shmem, ShmemConf, ShmemError};
-use shmbook::cleanup::Unlink;
+use shmbook::cleanup::{self, Unlink};
 use shmbook::cli::{self, Bytes, SegmentName};
 use shmbook::helper::{self, Helper};
 use shmbook::{names, os, wait, PROCESS_TIMEOUT};
@@ -57,6 +57,10 @@ const USAGE: cli::Usage = cli::Usage {
             "share one mapping with threads although Shmem is not Send",
         ),
         ("perms", "who may open a segment"),
+        (
+            "hold [--name NAME] [--seconds N]",
+            "keep a segment for N seconds (default 60) or until Ctrl-C",
+        ),
         ("_answer NAME", ""),
         ("_open NAME [--retry]", ""),
         ("_own NAME", ""),
@@ -84,6 +88,12 @@ fn main() -> std::process::ExitCode {
                 "remove" => remove(&name),
                 _ => open(&name),
             }
+        }
+        "hold" => {
+            let name = args.value::<SegmentName>("--name")?.map(|n| n.0);
+            let seconds: u64 = args.value_or("--seconds", 60)?;
+            args.finish()?;
+            hold(name, seconds)
         }
         "_answer" | "_own" => {
             let SegmentName(name) = args.positional("segment name")?;
@@ -115,6 +125,7 @@ fn main() -> std::process::ExitCode {
     })
 }
 
+// ANCHOR: fields
 /// Each message lives in a fixed field of the segment: the creator's at offset 0, the
 /// helper's answer at offset `FIELD`.
 const FIELD: usize = 256;
@@ -138,6 +149,7 @@ fn get(shmem: &Shmem, at: usize) -> String {
     let end = field.iter().position(|&b| b == 0).unwrap_or(FIELD);
     String::from_utf8_lossy(&field[..end]).into_owned()
 }
+// ANCHOR_END: fields
 
 // ANCHOR: create
 fn create(size: usize) -> Result<()> {
@@ -246,7 +258,14 @@ fn leave(name: &str) -> Result<()> {
 // ANCHOR_END: leave
 
 fn exists(name: &str) -> Result<()> {
-    match os::shm_stat(name).with_context(|| format!("looking at {name}"))? {
+    let stat = match os::shm_stat(name) {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            println!("{name} exists, but this user may not open it (EACCES)");
+            return Ok(());
+        }
+        other => other.with_context(|| format!("looking at {name}"))?,
+    };
+    match stat {
         None => println!("{name} does not exist"),
         Some(st) => {
             let whose = if st.uid == os::uid() {
@@ -268,11 +287,17 @@ fn exists(name: &str) -> Result<()> {
 
 // ANCHOR: remove
 fn remove(name: &str) -> Result<()> {
-    let mut shmem = ShmemConf::new()
-        .os_id(name)
-        .open()
-        .map_err(os::explain)
-        .with_context(|| format!("opening {name}"))?;
+    let mut shmem = match ShmemConf::new().os_id(name).open() {
+        Ok(shmem) => shmem,
+        // Size 0: its creator died between shm_open and ftruncate. It cannot be mapped,
+        // so it cannot be owned; remove the name directly.
+        Err(ShmemError::MapOpenFailed(n)) if n as i32 == libc::EINVAL => {
+            os::shm_unlink(name).with_context(|| format!("removing {name}"))?;
+            println!("{name} had size 0 (never sized); removed it by name with shm_unlink");
+            return Ok(());
+        }
+        Err(e) => return Err(os::explain(e)).with_context(|| format!("opening {name}")),
+    };
     shmem.set_owner(true); // now our drop removes it
     println!("opened {name} ({} bytes) and took ownership", shmem.len());
     drop(shmem);
@@ -449,9 +474,13 @@ fn killed_owner() -> Result<()> {
     let guard = Unlink::new(&name); // whatever happens below, the name is removed
     let owner = Helper::spawn("_own", &[&name])?;
     // Wait (bounded) until the helper has created the segment and marked it ready.
-    let viewer = wait::retry(PROCESS_TIMEOUT, || ShmemConf::new().os_id(&name).open())
-        .map_err(os::explain)
-        .context("waiting for the helper's segment")?;
+    let viewer = wait::retry_while(
+        PROCESS_TIMEOUT,
+        || ShmemConf::new().os_id(&name).open(),
+        os::is_transient,
+    )
+    .map_err(os::explain)
+    .context("waiting for the helper's segment")?;
     let ready = &as_atomics(&viewer)[0];
     wait::until("the helper's ready mark", PROCESS_TIMEOUT, || {
         ready.load(Ordering::Acquire) == READY
@@ -473,7 +502,7 @@ fn killed_owner() -> Result<()> {
 }
 
 /// The value the owner stores in the first word once the segment is set up.
-const READY: u64 = 0x5245_4144_59;
+const READY: u64 = 0x0052_4541_4459; // "READY" in ASCII
 
 fn own_until_killed(name: &str) -> Result<()> {
     let shmem = ShmemConf::new()
@@ -529,14 +558,29 @@ fn threads() -> Result<()> {
 }
 // ANCHOR_END: threads
 
+// ANCHOR: hold
+fn hold(name: Option<String>, seconds: u64) -> Result<()> {
+    let name = name.unwrap_or_else(|| names::unique("hold"));
+    let mut shmem = ShmemConf::new()
+        .size(4096)
+        .os_id(&name)
+        .create()
+        .map_err(os::explain)
+        .with_context(|| format!("creating {name}"))?;
+    cleanup::remove_on_interrupt(&name); // Ctrl-C removes it too
+    put(&mut shmem, 0, "held by `segments hold`");
+    println!("holding {name} for {seconds} s; Ctrl-C ends it early and removes it too");
+    std::thread::sleep(Duration::from_secs(seconds));
+    println!("time is up; the owner's drop removes {name}");
+    Ok(())
+}
+// ANCHOR_END: hold
+
 // ANCHOR: perms
 fn perms() -> Result<()> {
     let shmem = ShmemConf::new().size(4096).create().map_err(os::explain)?;
     let st = os::shm_stat(shmem.get_os_id())?.context("the segment vanished")?;
-    println!(
-        "mode {:04o}: read and write for its owner, nothing for anyone else",
-        st.mode
-    );
+    println!("mode {:04o}: {}", st.mode, describe_mode(st.mode));
     println!(
         "owner is this process's user: {}",
         yes_no(st.uid == os::uid())
@@ -544,3 +588,24 @@ fn perms() -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: perms
+
+/// "read and write for its owner, nothing for anyone else" for 0600, and so on.
+fn describe_mode(mode: u32) -> String {
+    let part = |bits: u32| match (bits & 4 != 0, bits & 2 != 0) {
+        (true, true) => "read and write",
+        (true, false) => "read only",
+        (false, true) => "write only",
+        (false, false) => "nothing",
+    };
+    let (owner, group, other) = (mode >> 6 & 7, mode >> 3 & 7, mode & 7);
+    if group == 0 && other == 0 {
+        format!("{} for its owner, nothing for anyone else", part(owner))
+    } else {
+        format!(
+            "{} for its owner, {} for its group, {} for others",
+            part(owner),
+            part(group),
+            part(other)
+        )
+    }
+}

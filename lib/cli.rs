@@ -112,7 +112,8 @@ macro_rules! from_arg_number {
 }
 from_arg_number!(u32, u64, usize);
 
-/// A size in bytes: `4096`, `64KiB`, `256MiB`, `1GiB` (also `K`, `M`, `G`; powers of 1024).
+/// A size in bytes: `4096`, `64KiB`, `256MiB`, `1GiB`, `1TiB` (also `K`, `M`, `G`, `T`;
+/// powers of 1024).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bytes(pub usize);
 
@@ -128,6 +129,7 @@ impl FromArg for Bytes {
             "K" | "KiB" => 10,
             "M" | "MiB" => 20,
             "G" | "GiB" => 30,
+            "T" | "TiB" => 40,
             _ => {
                 return Err(format!(
                     "'{word}' is not a size (write e.g. 4096, 64KiB, 256MiB)"
@@ -255,8 +257,10 @@ impl Args {
 /// Parses the command line and runs `body` with the subcommand and its options.
 ///
 /// `--help` (or `-h`, or `help`) prints [`Usage::help`]. Exit status: 0 on success,
-/// 1 when `body` fails, 2 on bad input.
+/// 1 when `body` fails, 2 on bad input, 128 + N when interrupted by signal N (after
+/// removing the segments it made: see [`crate::cleanup::install_interrupt_cleanup`]).
 pub fn main(usage: &Usage, body: impl FnOnce(&str, Args) -> anyhow::Result<()>) -> ExitCode {
+    crate::cleanup::install_interrupt_cleanup(usage.program);
     let words: Vec<String> = std::env::args().skip(1).collect();
     let Some(first) = words.first() else {
         return usage_failure(usage, None, "missing subcommand");

@@ -133,15 +133,14 @@ impl Helper {
 
     /// Kills the helper at once (SIGKILL: it gets no chance to clean up) and reaps it.
     pub fn kill(mut self) -> anyhow::Result<ExitStatus> {
-        let mut child = self
-            .child
-            .take()
-            .expect("a Helper holds its child until it is waited for");
-        // Reap it even when kill fails (it may have exited already): no zombie either way.
-        let killed = child.kill();
-        let reaped = child.wait();
-        killed.with_context(|| format!("killing helper '{}'", self.role))?;
-        reaped.with_context(|| format!("reaping helper '{}'", self.role))
+        let Some(mut child) = self.child.take() else {
+            bail!("helper '{}' was already waited for", self.role);
+        };
+        // A helper that has exited already cannot be killed; reaping it is all we need.
+        let _ = child.kill();
+        child
+            .wait()
+            .with_context(|| format!("reaping helper '{}'", self.role))
     }
 }
 

@@ -19,11 +19,16 @@ pub const MAX_PORTABLE_LEN: usize = 31;
 /// The process id makes it unique among running processes, the counter among the
 /// names this process makes. `tag` says which example made it (cut to 8 characters, so
 /// the name stays within [`MAX_PORTABLE_LEN`]).
+///
+/// The name is registered with [`crate::cleanup::remove_on_interrupt`]: if the process
+/// is interrupted (Ctrl-C), a segment by this name is removed before it exits.
 pub fn unique(tag: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tag: String = tag.chars().take(8).collect();
-    format!("{PREFIX}{tag}-{}-{n}", std::process::id())
+    let name = format!("{PREFIX}{tag}-{}-{n}", std::process::id());
+    crate::cleanup::remove_on_interrupt(&name);
+    name
 }
 
 /// Checks a name typed by the reader and returns it with its leading slash.

@@ -43,8 +43,16 @@ fn run(bin: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-/// (command, [(flag, value placeholder)], takes positional words)
-fn commands_from_help(help: &str) -> Vec<(String, Vec<(String, String)>, bool)> {
+/// One subcommand as `--help` lists it.
+struct Spec {
+    command: String,
+    /// Options that take a value: (flag, placeholder such as BYTES).
+    flags: Vec<(String, String)>,
+    /// Whether it takes positional words.
+    positional: bool,
+}
+
+fn commands_from_help(help: &str) -> Vec<Spec> {
     let mut out = Vec::new();
     let mut in_commands = false;
     for line in help.lines() {
@@ -88,7 +96,11 @@ fn commands_from_help(help: &str) -> Vec<(String, Vec<(String, String)>, bool)> 
             }
             i += 1;
         }
-        out.push((cmd.to_string(), flags, positional));
+        out.push(Spec {
+            command: cmd.to_string(),
+            flags,
+            positional,
+        });
     }
     out
 }
@@ -96,6 +108,7 @@ fn commands_from_help(help: &str) -> Vec<(String, Vec<(String, String)>, bool)> 
 #[test]
 fn every_example_rejects_bad_input_with_one_line_and_status_2() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    runner::build_examples().expect("build the examples");
     let before = runner::dev_shm_entries();
     let mut failures = Vec::new();
     let mut probes = 0;
@@ -115,7 +128,12 @@ fn every_example_rejects_bad_input_with_one_line_and_status_2() {
         if commands.is_empty() {
             failures.push(format!("{example} --help lists no commands"));
         }
-        for (cmd, flags, positional) in commands {
+        for Spec {
+            command: cmd,
+            flags,
+            positional,
+        } in commands
+        {
             cases.push(vec![cmd.clone(), "--no-such-option".into()]);
             if !positional {
                 cases.push(vec![cmd.clone(), "stray-word".into()]);

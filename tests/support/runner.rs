@@ -69,6 +69,39 @@ pub fn example_of(command: &str) -> Option<String> {
     }
 }
 
+/// Builds the examples (once per test process), so that `cargo test --test book`
+/// never runs a stale binary: cargo builds examples for a plain `cargo test`, but not
+/// when only one test target is named.
+pub fn build_examples() -> Result<(), String> {
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let release = examples_dir()
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|p| p == "release");
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--quiet", "--examples"]);
+            if release {
+                cmd.arg("--release");
+            }
+            let out = cmd
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .map_err(|e| format!("running cargo build --examples: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "cargo build --examples failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        })
+        .clone()
+}
+
 /// Where cargo put the example binaries for this test run.
 pub fn examples_dir() -> PathBuf {
     // The test binary is target/<profile>/deps/book-HASH; examples sit beside deps.
@@ -110,6 +143,7 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
                 ))
             }
         };
+        build_examples()?;
         let bin = examples_dir().join(&name);
         if !bin.is_file() {
             return Err(format!(
