@@ -247,10 +247,14 @@ def main():
         page = context.new_page()
         page.goto(base + "index.html", wait_until="load")
         page.screenshot(path=str(out / "first-page.png"))
-        # one chapter, preferably one with a diagram (print.html holds every page)
-        whole = {"index.html", "print.html", "404.html", "toc.html"}
-        chapter = next((n for n in pages if n not in whole and facts_of[n].get("diagrams")), None)
-        chapter = chapter or next(iter(SEARCHES.values()))
+        # One chapter: the first numbered one (SUMMARY's order, read from the sidebar
+        # mdBook renders into toc.html) that has a diagram, else the first numbered one.
+        page.goto(base + "toc.html", wait_until="load")
+        chapters = page.eval_on_selector_all(
+            "a", "as => as.filter(a => a.querySelector('strong')).map(a => a.getAttribute('href'))"
+        )
+        chapter = next((c for c in chapters if facts_of.get(c, {}).get("diagrams")), None)
+        chapter = chapter or (chapters[0] if chapters else "index.html")
         page.goto(base + chapter, wait_until="load")
         if facts_of.get(chapter, {}).get("diagrams"):
             page.wait_for_function(
@@ -258,6 +262,8 @@ def main():
                 timeout=TIMEOUT_MS,
             )
         page.screenshot(path=str(out / "chapter.png"))
+        if facts_of.get(chapter, {}).get("diagrams"):
+            page.locator("pre.mermaid").first.screenshot(path=str(out / "diagram.png"))
 
         for term, expected in SEARCHES.items():
             if expected not in facts_of:

@@ -302,7 +302,10 @@ fn check_listings(page: &str, chapter: usize, lines: &[Line]) -> Vec<String> {
         let here = format!("line {}: the listing of {}", line.number, files.join(", "));
         // The caption: the paragraph right above the fence.
         let mut caption: Vec<&str> = Vec::new();
-        let above = lines[..at].iter().rev().skip_while(|l| l.text.trim().is_empty());
+        let above = lines[..at]
+            .iter()
+            .rev()
+            .skip_while(|l| l.text.trim().is_empty());
         for l in above {
             if l.text.trim().is_empty() || l.fence_body.is_some() {
                 break;
@@ -311,11 +314,14 @@ fn check_listings(page: &str, chapter: usize, lines: &[Line]) -> Vec<String> {
         }
         let caption = caption.join(" ");
         if !(caption.starts_with("*Listing ") && caption.ends_with('*')) {
+            let runs = command_for(&files[0])
+                .map(|c| format!("; run it with `{c} ...`"))
+                .unwrap_or_default();
             problems.push(format!(
-                "{here} has no caption right above it (`*Listing {chapter}.{next} — `FILE` ...; run it with `COMMAND`*`)"
+                "{here} has no caption right above it, such as `*Listing {chapter}.{next} — `{}` ...{runs}*`",
+                files[0]
             ));
-            next += 1;
-            continue;
+            continue; // numbered as if absent, so one missing caption is one failure
         }
         match numbered.captures(&caption) {
             Some(c) if c[1] == chapter.to_string() && c[2] == next.to_string() => {}
