@@ -29,7 +29,11 @@ const PLACEHOLDER: &str = "is being written.";
 const ADMONITIONS: &[&str] = &["NOTE", "TIP", "IMPORTANT", "WARNING", "CAUTION"];
 
 fn main() -> ExitCode {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // cargo sets it when it runs the test too: the checkout being tested, even when
+    // the binary was built for another one
+    let root = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into()),
+    );
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let src = root.join("src");
     let summary = std::fs::read_to_string(src.join("SUMMARY.md")).expect("read src/SUMMARY.md");
@@ -345,7 +349,7 @@ fn check_listings(page: &str, chapter: usize, lines: &[Line]) -> Vec<String> {
                 });
                 if !runs {
                     problems.push(format!(
-                        "{here}: its caption does not say how to run it (`{command} ...`)"
+                        "{here}: its caption does not name the command that runs it (\"run it with `{command} ...`\", or \"used by `{command} ...`\" for a part)"
                     ));
                 }
             }
