@@ -73,6 +73,30 @@ def serve(root):
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
+class Tally:
+    """Counts and prints the outcome of each check."""
+
+    def __init__(self):
+        self.passed, self.failed, self.skipped = 0, 0, 0
+
+    def record(self, label, problems):
+        if problems:
+            self.failed += 1
+            print(f"FAIL {label}")
+            for p in problems:
+                print(f"     {p}")
+        else:
+            self.passed += 1
+            print(f"ok   {label}")
+
+    def skip(self, label, why):
+        self.skipped += 1
+        print(f"SKIP {label}: {why}")
+
+
+ALL_DIAGRAMS_DRAWN = "() => [...document.querySelectorAll('pre.mermaid')].every(p => p.querySelector('svg'))"
+
+
 class PageWatch:
     """Collects what goes wrong while one page is open."""
 
@@ -105,12 +129,8 @@ def check_page(page, url):
     diagrams = page.locator("pre.mermaid").count()
     if diagrams:
         try:
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('pre.mermaid')]"
-                ".every(p => p.querySelector('svg'))",
-                timeout=TIMEOUT_MS,
-            )
-        except Exception:  # the timeout says which diagrams stayed text
+            page.wait_for_function(ALL_DIAGRAMS_DRAWN, timeout=TIMEOUT_MS)
+        except Exception:  # the timeout: below says which diagrams stayed text
             pass
         for i, state in enumerate(
             page.eval_on_selector_all(
@@ -182,6 +202,26 @@ def check_search(page, base, term, expected, out):
     return []
 
 
+def screenshots(page, base, out, facts_of):
+    """The first page, and one chapter: the first numbered one (SUMMARY's order, read
+    from the sidebar mdBook renders into toc.html) with a diagram, else the first."""
+    page.goto(base + "index.html", wait_until="load")
+    page.screenshot(path=str(out / "first-page.png"))
+    page.goto(base + "toc.html", wait_until="load")
+    chapters = page.eval_on_selector_all(
+        "a", "as => as.filter(a => a.querySelector('strong')).map(a => a.getAttribute('href'))"
+    )
+    chapter = next((c for c in chapters if facts_of.get(c, {}).get("diagrams")), None)
+    chapter = chapter or (chapters[0] if chapters else "index.html")
+    page.goto(base + chapter, wait_until="load")
+    drawn = facts_of.get(chapter, {}).get("diagrams")
+    if drawn:
+        page.wait_for_function(ALL_DIAGRAMS_DRAWN, timeout=TIMEOUT_MS)
+    page.screenshot(path=str(out / "chapter.png"))
+    if drawn:
+        page.locator("pre.mermaid").first.screenshot(path=str(out / "diagram.png"))
+
+
 def main():
     if len(sys.argv) != 3:
         print("usage: python3 tests/browser.py BOOK_HTML_DIR OUT_DIR", file=sys.stderr)
@@ -198,8 +238,7 @@ def main():
         old.unlink()
     pages = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html"))
     server, base = serve(root)
-    passed, failed, skipped, placeholders = 0, 0, 0, []
-    facts_of = {}
+    tally, placeholders, facts_of = Tally(), [], {}
     with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="browser-profile-") as profile:
         context = pw.chromium.launch_persistent_context(
             profile,  # a fresh, empty --user-data-dir
@@ -229,60 +268,25 @@ def main():
             except Exception as e:  # a page that does not load at all
                 problems, facts = [f"did not load: {e}"], {}
             page.close()
-            problems = watch.problems + problems + [f"request outside the book: {u}" for u in external]
             facts_of[name] = facts
             detail = f"{facts.get('diagrams', 0)} diagrams, {facts.get('listings', 0)} code blocks"
             if facts.get("placeholder"):
                 placeholders.append(name)
                 detail += ", placeholder"
-            if problems:
-                failed += 1
-                print(f"FAIL {name} ({detail})")
-                for p in problems:
-                    print(f"     {p}")
-            else:
-                passed += 1
-                print(f"ok   {name} ({detail})")
+            outside_requests = [f"request outside the book: {u}" for u in external]
+            tally.record(f"{name} ({detail})", watch.problems + problems + outside_requests)
 
         page = context.new_page()
-        page.goto(base + "index.html", wait_until="load")
-        page.screenshot(path=str(out / "first-page.png"))
-        # One chapter: the first numbered one (SUMMARY's order, read from the sidebar
-        # mdBook renders into toc.html) that has a diagram, else the first numbered one.
-        page.goto(base + "toc.html", wait_until="load")
-        chapters = page.eval_on_selector_all(
-            "a", "as => as.filter(a => a.querySelector('strong')).map(a => a.getAttribute('href'))"
-        )
-        chapter = next((c for c in chapters if facts_of.get(c, {}).get("diagrams")), None)
-        chapter = chapter or (chapters[0] if chapters else "index.html")
-        page.goto(base + chapter, wait_until="load")
-        if facts_of.get(chapter, {}).get("diagrams"):
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('pre.mermaid')].every(p => p.querySelector('svg'))",
-                timeout=TIMEOUT_MS,
-            )
-        page.screenshot(path=str(out / "chapter.png"))
-        if facts_of.get(chapter, {}).get("diagrams"):
-            page.locator("pre.mermaid").first.screenshot(path=str(out / "diagram.png"))
-
+        screenshots(page, base, out, facts_of)
         for term, expected in SEARCHES.items():
+            label = f"search {term!r} -> {expected}"
             if expected not in facts_of:
-                failed += 1
-                print(f"FAIL search {term!r}: the book has no page {expected}")
+                tally.record(label, [f"the book has no page {expected}"])
             elif expected in placeholders:
-                skipped += 1
-                print(f"SKIP search {term!r}: {expected} is still a placeholder")
+                tally.skip(label, f"{expected} is still a placeholder")
             else:
                 watch = PageWatch(page, base)
-                problems = check_search(page, base, term, expected, out) + watch.problems
-                if problems:
-                    failed += 1
-                    print(f"FAIL search {term!r}")
-                    for p in problems:
-                        print(f"     {p}")
-                else:
-                    passed += 1
-                    print(f"ok   search {term!r} -> {expected}")
+                tally.record(label, check_search(page, base, term, expected, out) + watch.problems)
         context.close()
     server.shutdown()
     if QuietHandler.failed:
@@ -291,8 +295,8 @@ def main():
         print(f"placeholder pages (still to be written): {', '.join(placeholders)}")
     shots = ", ".join(sorted(p.name for p in out.glob("*.png")))
     print(f"screenshots in {out}: {shots}")
-    print(f"browser: {passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+    print(f"browser: {tally.passed} passed, {tally.failed} failed, {tally.skipped} skipped")
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":
