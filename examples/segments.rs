@@ -27,7 +27,7 @@ const USAGE: cli::Usage = cli::Usage {
             "the creator's drop removes a segment, an opener's drop does not",
         ),
         (
-            "leave --name NAME",
+            "leave --name NAME [--unsized]",
             "create a segment and exit without removing it",
         ),
         (
@@ -81,8 +81,10 @@ fn main() -> std::process::ExitCode {
         }
         "leave" | "exists" | "remove" | "open" => {
             let SegmentName(name) = args.required("--name")?;
+            let never_sized = command == "leave" && args.switch("--unsized");
             args.finish()?;
             match command {
+                "leave" if never_sized => leave_unsized(&name),
                 "leave" => leave(&name),
                 "exists" => exists(&name),
                 "remove" => remove(&name),
@@ -256,6 +258,17 @@ fn leave(name: &str) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: leave
+
+/// What a creator killed between shm_open and ftruncate leaves behind.
+fn leave_unsized(name: &str) -> Result<()> {
+    let fd = raw_create(name)?;
+    // SAFETY: `fd` is the descriptor raw_create just opened; nothing uses it afterwards.
+    unsafe { libc::close(fd) };
+    println!(
+        "made {name} with shm_open only (size 0), as a creator that died before sizing it would"
+    );
+    Ok(())
+}
 
 fn exists(name: &str) -> Result<()> {
     let stat = match os::shm_stat(name) {

@@ -12,6 +12,7 @@
 //! | [`wait`] | bounded waiting for another process |
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
 //! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
+//! | [`python`] | start a Python script as a helper, talk to it line by line, wait for it with a time limit |
 //!
 //! Nothing here hides shared memory itself: the examples call `shared_memory` and
 //! `raw_sync` directly, because that is what the book teaches.
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod helper;
 pub mod names;
 pub mod os;
+pub mod python;
 pub mod sync;
 pub mod wait;
 
