@@ -9,7 +9,9 @@
 //! - every listing (a fence that includes a file) has a caption right above it,
 //!   `*Listing C.N — ...*`, numbered in order within chapter C, naming the included file
 //!   in backticks and, for a runnable file, the command that runs it
-//!   (`` `cargo run -q --example NAME ...` `` or `` `python3 PATH ...` ``).
+//!   (`` `cargo run -q --example NAME ...` `` for a file of example NAME; for a Python
+//!   file `` `python3 PATH ...` `` or the example that starts it). A listing right
+//!   below another one shares its caption, which then names both files.
 //!
 //! For every page: warnings and notes use mdBook's admonitions (`> [!WARNING]`,
 //! `> [!NOTE]`, `> [!TIP]`, `> [!IMPORTANT]`, `> [!CAUTION]`), not bold words.
@@ -291,6 +293,7 @@ fn check_listings(page: &str, chapter: usize, lines: &[Line]) -> Vec<String> {
     let spans = Regex::new(r"`([^`]+)`").unwrap();
     let mut problems = Vec::new();
     let mut next = 1;
+    let mut previous: Option<(usize, String)> = None; // the last listing's line and caption
     for (at, line) in lines.iter().enumerate() {
         let Some(body) = &line.fence_body else {
             continue;
@@ -304,36 +307,47 @@ fn check_listings(page: &str, chapter: usize, lines: &[Line]) -> Vec<String> {
             continue;
         }
         let here = format!("line {}: the listing of {}", line.number, files.join(", "));
-        // The caption: the paragraph right above the fence.
-        let mut caption: Vec<&str> = Vec::new();
-        let above = lines[..at]
+        // The caption: the paragraph right above the fence; a listing right below
+        // another one (a Python script and its Rust parent, say) shares its caption.
+        let mut above = lines[..at]
             .iter()
+            .enumerate()
             .rev()
-            .skip_while(|l| l.text.trim().is_empty());
-        for l in above {
-            if l.text.trim().is_empty() || l.fence_body.is_some() {
-                break;
+            .skip_while(|(_, l)| l.text.trim().is_empty())
+            .peekable();
+        let caption = match (above.peek(), &previous) {
+            (Some((i, _)), Some((j, caption))) if i == j => caption.clone(),
+            _ => {
+                let mut paragraph: Vec<&str> = Vec::new();
+                for (_, l) in above {
+                    if l.text.trim().is_empty() || l.fence_body.is_some() {
+                        break;
+                    }
+                    paragraph.insert(0, l.text.trim());
+                }
+                let caption = paragraph.join(" ");
+                if !(caption.starts_with("*Listing ") && caption.ends_with('*')) {
+                    let runs = runner_of(&files[0])
+                        .map(|r| format!("; run it with `{} ...`", r.command()))
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "{here} has no caption right above it, such as `*Listing {chapter}.{next} — `{}` ...{runs}*`",
+                        files[0]
+                    ));
+                    previous = None;
+                    continue; // numbered as if absent, so one missing caption is one failure
+                }
+                match numbered.captures(&caption) {
+                    Some(c) if c[1] == chapter.to_string() && c[2] == next.to_string() => {}
+                    _ => problems.push(format!(
+                        "{here}: its caption should be numbered `Listing {chapter}.{next}` (chapter {chapter}, listing {next})"
+                    )),
+                }
+                next += 1;
+                caption
             }
-            caption.insert(0, l.text.trim());
-        }
-        let caption = caption.join(" ");
-        if !(caption.starts_with("*Listing ") && caption.ends_with('*')) {
-            let runs = command_for(&files[0])
-                .map(|c| format!("; run it with `{c} ...`"))
-                .unwrap_or_default();
-            problems.push(format!(
-                "{here} has no caption right above it, such as `*Listing {chapter}.{next} — `{}` ...{runs}*`",
-                files[0]
-            ));
-            continue; // numbered as if absent, so one missing caption is one failure
-        }
-        match numbered.captures(&caption) {
-            Some(c) if c[1] == chapter.to_string() && c[2] == next.to_string() => {}
-            _ => problems.push(format!(
-                "{here}: its caption should be numbered `Listing {chapter}.{next}` (chapter {chapter}, listing {next})"
-            )),
-        }
-        next += 1;
+        };
+        previous = Some((at, caption.clone()));
         let named: Vec<&str> = spans
             .captures_iter(&caption)
             .map(|c| c.get(1).unwrap().as_str())
@@ -342,14 +356,17 @@ fn check_listings(page: &str, chapter: usize, lines: &[Line]) -> Vec<String> {
             if !named.contains(&file.as_str()) {
                 problems.push(format!("{here}: its caption does not name `{file}`"));
             }
-            if let Some(command) = command_for(file) {
-                let runs = named.iter().any(|span| {
-                    span.strip_prefix(command.as_str())
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
-                });
-                if !runs {
+            if let Some(runner) = runner_of(file) {
+                if !named.iter().any(|span| runner.is_run_by(span)) {
+                    let command = runner.command();
+                    let or = match runner {
+                        Runner::Example(_) => format!("or \"used by `{command} ...`\" for a part"),
+                        Runner::Python(_) => {
+                            "or the `cargo run -q --example ...` that starts it".into()
+                        }
+                    };
                     problems.push(format!(
-                        "{here}: its caption does not name the command that runs it (\"run it with `{command} ...`\", or \"used by `{command} ...`\" for a part)"
+                        "{here}: its caption does not name the command that runs it (\"run it with `{command} ...`\", {or})"
                     ));
                 }
             }
@@ -358,16 +375,46 @@ fn check_listings(page: &str, chapter: usize, lines: &[Line]) -> Vec<String> {
     problems
 }
 
-/// The command that runs a listed file, if it is runnable.
-fn command_for(file: &str) -> Option<String> {
-    let name = file.strip_prefix("examples/")?;
-    if let Some(example) = name.strip_suffix(".rs").filter(|n| !n.contains('/')) {
-        return Some(format!("cargo run -q --example {example}"));
+/// How a listed file is run.
+enum Runner {
+    /// `examples/NAME.rs` or any file of `examples/NAME/`: `cargo run -q --example NAME`.
+    Example(String),
+    /// A Python file: `python3 FILE`, or an example that starts it as a helper.
+    Python(String),
+}
+
+impl Runner {
+    fn command(&self) -> String {
+        match self {
+            Runner::Example(name) => format!("cargo run -q --example {name}"),
+            Runner::Python(file) => format!("python3 {file}"),
+        }
     }
-    if let Some(example) = name.strip_suffix("/main.rs") {
-        return Some(format!("cargo run -q --example {example}"));
+
+    /// Whether a caption's `code span` is a command that runs the file.
+    fn is_run_by(&self, span: &str) -> bool {
+        let runs = |command: &str| {
+            span.strip_prefix(command)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        };
+        match self {
+            Runner::Example(_) => runs(&self.command()),
+            Runner::Python(_) => {
+                runs(&self.command()) || span.starts_with("cargo run -q --example ")
+            }
+        }
     }
-    file.ends_with(".py").then(|| format!("python3 {file}"))
+}
+
+/// The runner of a listed file, if it is runnable: Rust files under `examples/` and
+/// Python files.
+fn runner_of(file: &str) -> Option<Runner> {
+    if file.ends_with(".py") {
+        return Some(Runner::Python(file.to_string()));
+    }
+    let name = file.strip_prefix("examples/")?.strip_suffix(".rs")?;
+    let example = name.split('/').next().unwrap_or(name);
+    Some(Runner::Example(example.to_string()))
 }
 
 /// `../examples/x.rs` as written in `src/PAGE` -> `examples/x.rs`.
