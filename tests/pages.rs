@@ -298,11 +298,13 @@ fn check_listings(page: &str, chapter: usize, lines: &[Line]) -> Vec<String> {
         let Some(body) = &line.fence_body else {
             continue;
         };
-        let files: Vec<String> = body
-            .iter()
-            .filter_map(|l| include.captures(l))
-            .map(|c| from_root(page, &c[1]))
-            .collect();
+        let mut files: Vec<String> = Vec::new();
+        for c in body.iter().filter_map(|l| include.captures(l)) {
+            let file = from_root(page, &c[1]);
+            if !files.contains(&file) {
+                files.push(file); // one file, several anchors: named once
+            }
+        }
         if files.is_empty() {
             continue;
         }
