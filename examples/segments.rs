@@ -27,7 +27,7 @@ const USAGE: cli::Usage = cli::Usage {
             "the creator's drop removes a segment, an opener's drop does not",
         ),
         (
-            "leave --name NAME",
+            "leave --name NAME [--unsized]",
             "create a segment and exit without removing it",
         ),
         (
@@ -81,8 +81,10 @@ fn main() -> std::process::ExitCode {
         }
         "leave" | "exists" | "remove" | "open" => {
             let SegmentName(name) = args.required("--name")?;
+            let never_sized = command == "leave" && args.switch("--unsized");
             args.finish()?;
             match command {
+                "leave" if never_sized => leave_unsized(&name),
                 "leave" => leave(&name),
                 "exists" => exists(&name),
                 "remove" => remove(&name),
@@ -125,6 +127,7 @@ fn main() -> std::process::ExitCode {
     })
 }
 
+// ANCHOR: fields
 /// Each message lives in a fixed field of the segment: the creator's at offset 0, the
 /// helper's answer at offset `FIELD`.
 const FIELD: usize = 256;
@@ -148,6 +151,7 @@ fn get(shmem: &Shmem, at: usize) -> String {
     let end = field.iter().position(|&b| b == 0).unwrap_or(FIELD);
     String::from_utf8_lossy(&field[..end]).into_owned()
 }
+// ANCHOR_END: fields
 
 // ANCHOR: create
 fn create(size: usize) -> Result<()> {
@@ -255,8 +259,26 @@ fn leave(name: &str) -> Result<()> {
 }
 // ANCHOR_END: leave
 
+/// What a creator killed between shm_open and ftruncate leaves behind.
+fn leave_unsized(name: &str) -> Result<()> {
+    let fd = raw_create(name)?;
+    // SAFETY: `fd` is the descriptor raw_create just opened; nothing uses it afterwards.
+    unsafe { libc::close(fd) };
+    println!(
+        "made {name} with shm_open only (size 0), as a creator that died before sizing it would"
+    );
+    Ok(())
+}
+
 fn exists(name: &str) -> Result<()> {
-    match os::shm_stat(name).with_context(|| format!("looking at {name}"))? {
+    let stat = match os::shm_stat(name) {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            println!("{name} exists, but this user may not open it (EACCES)");
+            return Ok(());
+        }
+        other => other.with_context(|| format!("looking at {name}"))?,
+    };
+    match stat {
         None => println!("{name} does not exist"),
         Some(st) => {
             let whose = if st.uid == os::uid() {
@@ -278,11 +300,17 @@ fn exists(name: &str) -> Result<()> {
 
 // ANCHOR: remove
 fn remove(name: &str) -> Result<()> {
-    let mut shmem = ShmemConf::new()
-        .os_id(name)
-        .open()
-        .map_err(os::explain)
-        .with_context(|| format!("opening {name}"))?;
+    let mut shmem = match ShmemConf::new().os_id(name).open() {
+        Ok(shmem) => shmem,
+        // Size 0: its creator died between shm_open and ftruncate. It cannot be mapped,
+        // so it cannot be owned; remove the name directly.
+        Err(ShmemError::MapOpenFailed(n)) if n as i32 == libc::EINVAL => {
+            os::shm_unlink(name).with_context(|| format!("removing {name}"))?;
+            println!("{name} had size 0 (never sized); removed it by name with shm_unlink");
+            return Ok(());
+        }
+        Err(e) => return Err(os::explain(e)).with_context(|| format!("opening {name}")),
+    };
     shmem.set_owner(true); // now our drop removes it
     println!("opened {name} ({} bytes) and took ownership", shmem.len());
     drop(shmem);
@@ -459,9 +487,13 @@ fn killed_owner() -> Result<()> {
     let guard = Unlink::new(&name); // whatever happens below, the name is removed
     let owner = Helper::spawn("_own", &[&name])?;
     // Wait (bounded) until the helper has created the segment and marked it ready.
-    let viewer = wait::retry(PROCESS_TIMEOUT, || ShmemConf::new().os_id(&name).open())
-        .map_err(os::explain)
-        .context("waiting for the helper's segment")?;
+    let viewer = wait::retry_while(
+        PROCESS_TIMEOUT,
+        || ShmemConf::new().os_id(&name).open(),
+        os::is_transient,
+    )
+    .map_err(os::explain)
+    .context("waiting for the helper's segment")?;
     let ready = &as_atomics(&viewer)[0];
     wait::until("the helper's ready mark", PROCESS_TIMEOUT, || {
         ready.load(Ordering::Acquire) == READY
@@ -561,10 +593,7 @@ fn hold(name: Option<String>, seconds: u64) -> Result<()> {
 fn perms() -> Result<()> {
     let shmem = ShmemConf::new().size(4096).create().map_err(os::explain)?;
     let st = os::shm_stat(shmem.get_os_id())?.context("the segment vanished")?;
-    println!(
-        "mode {:04o}: read and write for its owner, nothing for anyone else",
-        st.mode
-    );
+    println!("mode {:04o}: {}", st.mode, describe_mode(st.mode));
     println!(
         "owner is this process's user: {}",
         yes_no(st.uid == os::uid())
@@ -572,3 +601,24 @@ fn perms() -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: perms
+
+/// "read and write for its owner, nothing for anyone else" for 0600, and so on.
+fn describe_mode(mode: u32) -> String {
+    let part = |bits: u32| match (bits & 4 != 0, bits & 2 != 0) {
+        (true, true) => "read and write",
+        (true, false) => "read only",
+        (false, true) => "write only",
+        (false, false) => "nothing",
+    };
+    let (owner, group, other) = (mode >> 6 & 7, mode >> 3 & 7, mode & 7);
+    if group == 0 && other == 0 {
+        format!("{} for its owner, nothing for anyone else", part(owner))
+    } else {
+        format!(
+            "{} for its owner, {} for its group, {} for others",
+            part(owner),
+            part(group),
+            part(other)
+        )
+    }
+}

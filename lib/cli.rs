@@ -112,7 +112,8 @@ macro_rules! from_arg_number {
 }
 from_arg_number!(u32, u64, usize);
 
-/// A size in bytes: `4096`, `64KiB`, `256MiB`, `1GiB` (also `K`, `M`, `G`; powers of 1024).
+/// A size in bytes: `4096`, `64KiB`, `256MiB`, `1GiB`, `1TiB` (also `K`, `M`, `G`, `T`;
+/// powers of 1024).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bytes(pub usize);
 
@@ -128,6 +129,7 @@ impl FromArg for Bytes {
             "K" | "KiB" => 10,
             "M" | "MiB" => 20,
             "G" | "GiB" => 30,
+            "T" | "TiB" => 40,
             _ => {
                 return Err(format!(
                     "'{word}' is not a size (write e.g. 4096, 64KiB, 256MiB)"

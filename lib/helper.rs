@@ -53,20 +53,7 @@ impl Helper {
         let exe = std::env::current_exe().context("finding the current executable")?;
         let mut cmd = Command::new(&exe);
         cmd.arg(role).args(args).stdin(Stdio::null()).stdout(stdout);
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: the closure runs in the child between fork and exec and calls only
-            // prctl, which is async-signal-safe; it touches no memory of the parent.
-            unsafe {
-                cmd.pre_exec(|| {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
+        die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .with_context(|| format!("starting helper '{role}' ({})", exe.display()))?;
@@ -74,6 +61,12 @@ impl Helper {
             child: Some(child),
             role: role.to_string(),
         })
+    }
+
+    /// Takes the helper's standard output pipe (only for [`Helper::spawn_captured`]), for
+    /// a parent that reads binary results itself instead of waiting for a `String`.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
     }
 
     /// The helper's process id.
@@ -151,6 +144,27 @@ impl Drop for Helper {
             let _ = child.wait();
         }
     }
+}
+
+/// On Linux, makes the process `cmd` starts die (SIGKILL) when its parent dies
+/// (`PR_SET_PDEATHSIG`); elsewhere does nothing. Used for every helper process.
+pub fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the child between fork and exec and calls only
+        // prctl, which is async-signal-safe; it touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// "exit status 1", "killed by signal 9 (SIGKILL)", "killed by signal 7 (SIGBUS)".

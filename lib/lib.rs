@@ -14,6 +14,7 @@
 //! | [`semaphore`] | a process-shared POSIX semaphore inside a segment |
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
 //! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
+//! | [`python`] | start a Python script as a helper, talk to it line by line, wait for it with a time limit |
 //!
 //! Nothing here hides shared memory itself: the examples call `shared_memory` and
 //! `raw_sync` directly, because that is what the book teaches.
@@ -24,6 +25,7 @@ pub mod helper;
 pub mod locks;
 pub mod names;
 pub mod os;
+pub mod python;
 pub mod semaphore;
 pub mod sync;
 pub mod wait;

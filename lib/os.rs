@@ -90,6 +90,7 @@ pub fn errno_name(n: i32) -> &'static str {
         libc::EACCES => "EACCES",
         libc::EEXIST => "EEXIST",
         libc::EINVAL => "EINVAL",
+        libc::EFBIG => "EFBIG",
         libc::ENOSPC => "ENOSPC",
         libc::ENOMEM => "ENOMEM",
         libc::EBUSY => "EBUSY",
@@ -105,10 +106,9 @@ pub fn errno_name(n: i32) -> &'static str {
 /// error's name and what it usually means for a segment, for messages a reader can act
 /// on. Use it as `.map_err(shmbook::os::explain)` before adding context.
 pub fn explain(e: ShmemError) -> anyhow::Error {
-    let errno = match e {
-        ShmemError::MapOpenFailed(n)
-        | ShmemError::MapCreateFailed(n)
-        | ShmemError::UnknownOsError(n) => n as i32,
+    let (errno, opening) = match e {
+        ShmemError::MapOpenFailed(n) => (n as i32, true),
+        ShmemError::MapCreateFailed(n) | ShmemError::UnknownOsError(n) => (n as i32, false),
         ShmemError::MappingIdExists => {
             return anyhow::anyhow!("a segment with this name exists already (EEXIST)")
         }
@@ -117,7 +117,11 @@ pub fn explain(e: ShmemError) -> anyhow::Error {
     };
     let meaning = match errno {
         libc::ENOENT => "no segment has this name",
-        libc::EINVAL => "the segment exists but has no size yet: its creator has not sized it",
+        // Opening maps the size the segment has; only a size of 0 makes mmap refuse.
+        libc::EINVAL if opening => {
+            "the segment exists but has no size yet: its creator has not sized it"
+        }
+        libc::EINVAL | libc::EFBIG => "the system refused a segment of this size",
         libc::EACCES => "permission denied: the segment's mode does not let this user open it",
         libc::EEXIST => "a segment with this name exists already",
         libc::ENAMETOOLONG => "the name is too long for this system",
@@ -125,6 +129,13 @@ pub fn explain(e: ShmemError) -> anyhow::Error {
         _ => "unexpected system error",
     };
     anyhow::anyhow!("{meaning} ({}, os error {errno})", errno_name(errno))
+}
+
+/// True for the errors an opener should retry for a while: the segment does not exist
+/// yet (`ENOENT`) or exists but is not sized yet (`EINVAL`). Anything else — permission
+/// denied, a name too long — will not go away by waiting.
+pub fn is_transient(e: &ShmemError) -> bool {
+    matches!(e, ShmemError::MapOpenFailed(n) if *n as i32 == libc::ENOENT || *n as i32 == libc::EINVAL)
 }
 
 /// The system's page size in bytes, asked from the system (never assumed).

@@ -46,6 +46,33 @@ pub fn retry<T, E>(timeout: Duration, mut attempt: impl FnMut() -> Result<T, E>)
     }
 }
 
+/// Like [`retry`], but gives up at once on an error for which `transient` is false.
+///
+/// ```
+/// # use std::time::Duration;
+/// let mut calls = 0;
+/// let r: Result<(), &str> = shmbook::wait::retry_while(
+///     Duration::from_secs(5),
+///     || { calls += 1; Err(if calls < 3 { "not yet" } else { "denied" }) },
+///     |e| *e == "not yet",
+/// );
+/// assert_eq!((r, calls), (Err("denied"), 3));
+/// ```
+pub fn retry_while<T, E>(
+    timeout: Duration,
+    mut attempt: impl FnMut() -> Result<T, E>,
+    transient: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let start = Instant::now();
+    loop {
+        match attempt() {
+            Ok(v) => return Ok(v),
+            Err(e) if !transient(&e) || start.elapsed() >= timeout => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,15 @@
 //!
 //! `cargo test --test book -- segments` runs only the pages whose path contains
 //! `segments`.
+//!
+//! Why a small harness of our own rather than `trycmd`: trycmd counts a `$` line whose
+//! first word is not a registered binary (such as `cargo`) as passed without running
+//! it, and reads a fence without a language as a test. The book's commands are the ones
+//! a reader pastes (`cargo run -q --example …`), so they would all have passed unrun.
+//! This harness knows exactly two command forms and fails on anything else; it adds
+//! named marks a reader can understand (`[NAME]`, `[TIME]`), the leak check, the
+//! coverage check and the mutation check, in about 400 lines with `regex` as its only
+//! dependency.
 
 #[path = "support/runner.rs"]
 #[allow(dead_code)]

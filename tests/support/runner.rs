@@ -3,7 +3,10 @@
 //! The suite runs only commands it knows how to map to a real program:
 //! - `cargo run -q --example NAME [-- ARGS]` runs the example binary cargo built for
 //!   the tests (`target/<profile>/examples/NAME`), with the same arguments;
-//! - `python3 FILE [ARGS]` runs Python on a file of the repository.
+//! - `python3 FILE [ARGS]` runs Python on a file of the repository;
+//! - `cargo run -q -p grade [-- ARGS]` runs the homework grader through cargo itself
+//!   (it is another package of the workspace, which `cargo test` does not build, and
+//!   its `--solutions` rebuilds it with another feature).
 //!
 //! Any other command fails the suite. A command may end in `; echo "exit status: $?"`,
 //! as a reader would type to see the status: the suite then adds that line to the
@@ -155,6 +158,19 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
         cmd.args(args);
         return Ok(cmd);
     }
+    if let [c, r, q, p, pkg, rest @ ..] = w.as_slice() {
+        if c == "cargo" && r == "run" && q == "-q" && p == "-p" && pkg == "grade" {
+            let args = match rest.split_first() {
+                None => &[][..],
+                Some((dd, args)) if dd == "--" => args,
+                Some(_) => return Err(format!("write `-- ARGS` after `-p grade` in `{line}`")),
+            };
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["run", "-q", "-p", "grade", "--"]).args(args);
+            return Ok(cmd);
+        }
+    }
     match w.split_first() {
         Some((p, args)) if p == "python3" && !args.is_empty() => {
             if !root.join(&args[0]).is_file() {
@@ -165,7 +181,7 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
             Ok(cmd)
         }
         _ => Err(format!(
-            "the suite cannot run `{line}`: a transcript runs `cargo run -q --example NAME -- ARGS` or `python3 FILE ARGS`"
+            "the suite cannot run `{line}`: a transcript runs `cargo run -q --example NAME -- ARGS`, `cargo run -q -p grade -- ARGS` or `python3 FILE ARGS`"
         )),
     }
 }

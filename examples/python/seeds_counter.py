@@ -1,7 +1,7 @@
 """The seeds' counter in Python: two processes add 1 to one shared counter N times
 each, holding a multiprocessing.Semaphore for the whole loop (the seeds' shape).
 
-Run: python3 python/seeds_counter.py [N]   (the seeds used N = 50000000)
+Run: python3 examples/python/seeds_counter.py [N]   (the seeds used N = 50000000)
 Standard library only: the counter is 8 bytes of a SharedMemory block, read and
 written through a memoryview cast to one signed 64-bit integer.
 """
