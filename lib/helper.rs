@@ -15,7 +15,7 @@
 //! - on Linux the helper is also killed when its parent dies (`PR_SET_PDEATHSIG`).
 
 use std::marker::PhantomData;
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,13 @@ impl Helper {
         })
     }
 
+    /// Takes the helper's standard output pipe (only for [`Helper::spawn_captured`] and
+    /// [`Helper::spawn_piped`]), for a parent that reads binary results itself instead
+    /// of waiting for a `String`.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
     /// The helper's process id.
     pub fn id(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
@@ -92,12 +99,6 @@ impl Helper {
     /// helper reads end-of-file.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.child.as_mut().and_then(|c| c.stdin.take())
-    }
-
-    /// The reading end of the helper's standard output, if it was started with
-    /// [`Helper::spawn_piped`] and not taken yet.
-    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
-        self.child.as_mut().and_then(|c| c.stdout.take())
     }
 
     /// Kills the helper if it is still running `timeout` from now, unless the returned

@@ -10,9 +10,12 @@
 //! | [`names`] | unique segment names, and checks for names the reader types |
 //! | [`cleanup`] | a guard that removes a segment on every way out of a function |
 //! | [`wait`] | bounded waiting for another process |
+//! | [`locks`] | bounded waits on `raw_sync` locks, around its timeout defect |
+//! | [`semaphore`] | a process-shared POSIX semaphore inside a segment |
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
 //! | [`measure`] | the Alternatives chapter's test array, checksum, page-fault count and units |
 //! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
+//! | [`python`] | start a Python script as a helper, talk to it line by line, wait for it with a time limit |
 //!
 //! Nothing here hides shared memory itself: the examples call `shared_memory` and
 //! `raw_sync` directly, because that is what the book teaches.
@@ -20,9 +23,12 @@
 pub mod cleanup;
 pub mod cli;
 pub mod helper;
+pub mod locks;
 pub mod measure;
 pub mod names;
 pub mod os;
+pub mod python;
+pub mod semaphore;
 pub mod sync;
 pub mod wait;
 

@@ -7,7 +7,10 @@
 //!   directory `PACKAGE/` of the repository), built first with `cargo build -p PACKAGE`
 //!   (members with heavy system requirements, such as MPI, are not built by a plain
 //!   `cargo test`);
-//! - `python3 FILE [ARGS]` runs Python on a file of the repository.
+//! - `python3 FILE [ARGS]` runs Python on a file of the repository;
+//! - `cargo run -q -p grade [-- ARGS]` runs the homework grader through cargo itself
+//!   (it is another package of the workspace, which `cargo test` does not build, and
+//!   its `--solutions` rebuilds it with another feature).
 //!
 //! Any other command fails the suite. A command may end in `; echo "exit status: $?"`,
 //! as a reader would type to see the status: the suite then adds that line to the
@@ -241,6 +244,19 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
         cmd.args(args);
         return Ok(cmd);
     }
+    if let [c, r, q, p, pkg, rest @ ..] = w.as_slice() {
+        if c == "cargo" && r == "run" && q == "-q" && p == "-p" && pkg == "grade" {
+            let args = match rest.split_first() {
+                None => &[][..],
+                Some((dd, args)) if dd == "--" => args,
+                Some(_) => return Err(format!("write `-- ARGS` after `-p grade` in `{line}`")),
+            };
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["run", "-q", "-p", "grade", "--"]).args(args);
+            return Ok(cmd);
+        }
+    }
     if let Some(name) = package_of(line) {
         let args = match &w[5..] {
             [] => &[][..],
@@ -271,7 +287,7 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
             Ok(cmd)
         }
         _ => Err(format!(
-            "the suite cannot run `{line}`: a transcript runs `cargo run -q --example NAME -- ARGS`, `cargo run -q -p PACKAGE -- ARGS` or `python3 FILE ARGS`"
+            "the suite cannot run `{line}`: a transcript runs `cargo run -q --example NAME -- ARGS`, `cargo run -q -p PACKAGE -- ARGS` (`-p grade` included) or `python3 FILE ARGS`"
         )),
     }
 }

@@ -1,0 +1,59 @@
+"""Attach to an array segment a Rust example created, and read it with NumPy.
+
+    python3 examples/python/read_array.py NAME [--naive]
+
+NAME is the segment's name as Rust writes it ("/shmbook-..."). With --naive the script
+attaches the way most tutorials show, and Python's resource tracker removes the
+segment when the script exits (Python 3.12 and older), although Rust created it.
+"""
+import struct
+import sys
+
+try:
+    import numpy as np
+except ImportError:
+    print("numpy is not installed for this python3 (pip install numpy)", file=sys.stderr)
+    sys.exit(3)
+from multiprocessing import resource_tracker, shared_memory
+
+MAGIC = int.from_bytes(b"SHMARRAY", "little")
+HEADER = struct.Struct("<QIIQQ")  # magic, version, elem, len, data_offset
+DTYPES = {1: np.float64, 2: np.uint64}
+
+
+# ANCHOR: read
+def attach(name, naive):
+    """SharedMemory(name=...) without the leading slash: Python adds it itself."""
+    bare = name.lstrip("/")
+    if naive:
+        return shared_memory.SharedMemory(name=bare)
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=bare, track=False)
+    shm = shared_memory.SharedMemory(name=bare)
+    # Before 3.13 every attach registers the segment with the resource tracker, which
+    # unlinks it when this process exits. It is not ours to remove: unregister it.
+    resource_tracker.unregister(shm._name, "shared_memory")
+    return shm
+
+
+def main():
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--naive"]):
+        print("usage: python3 examples/python/read_array.py NAME [--naive]", file=sys.stderr)
+        sys.exit(2)
+    naive = sys.argv[2:] == ["--naive"]
+    shm = attach(sys.argv[1], naive)
+    magic, version, elem, length, offset = HEADER.unpack_from(shm.buf, 0)
+    if magic != MAGIC or version != 1 or elem not in DTYPES:
+        print("not an array segment of layout version 1", file=sys.stderr)
+        sys.exit(1)
+    arr = np.ndarray((length,), dtype=DTYPES[elem], buffer=shm.buf, offset=offset)
+    print(f"attached: shm.size = {shm.size}; header: {length} {arr.dtype} at offset {offset}")
+    print(f"arr[:4] = {np.array2string(arr[:4], precision=4)}")
+    diff = np.max(np.abs(arr - np.sin(np.arange(length))))
+    print(f"equal to numpy.sin(numpy.arange({length})) within 1e-12: {'yes' if diff < 1e-12 else 'no'}")
+    del arr  # a view into shm.buf: close() fails while one exists
+    shm.close()
+# ANCHOR_END: read
+
+
+main()

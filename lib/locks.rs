@@ -1,0 +1,94 @@
+//! Bounded waits on `raw_sync` locks, working around its timeout defect.
+//!
+//! `raw_sync` 0.1.5 turns a `Timeout::Val(d)` into an absolute time by adding
+//! `d.subsec_nanos()` to the clock's nanoseconds without carrying into the seconds
+//! (`src/locks/unix.rs`, `abs_timespec_from_duration`, lines 85–86). Whenever the sum
+//! reaches one second the `timespec` is invalid and the wait fails at once with
+//! `EINVAL` (error 22) instead of waiting. A timeout of 0.5 s fails about half the time,
+//! one just under 1 s almost always; whole seconds (`subsec_nanos() == 0`) and zero are
+//! always right.
+//!
+//! [`lock_within`] and [`read_within`] avoid the defect: they ask `raw_sync` with a zero
+//! timeout (an absolute time of "now", which is always valid: the lock is taken if it is
+//! free) and retry with short sleeps until the time limit.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use raw_sync::locks::{LockGuard, LockImpl, ReadLockGuard};
+use raw_sync::Timeout;
+
+/// The absolute `CLOCK_REALTIME` time `timeout` from now, normalized
+/// (`0 <= tv_nsec < 1_000_000_000`), as `sem_timedwait` and `pthread_*_timedlock` need.
+pub fn deadline(timeout: Duration) -> libc::timespec {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_REALTIME always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+    let nanos = now.tv_nsec as u64 + u64::from(timeout.subsec_nanos());
+    libc::timespec {
+        tv_sec: now.tv_sec + (timeout.as_secs() + nanos / 1_000_000_000) as libc::time_t,
+        tv_nsec: (nanos % 1_000_000_000) as _,
+    }
+}
+
+fn poll<G>(
+    timeout: Duration,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<G, Box<dyn std::error::Error>>,
+) -> Result<G> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(50);
+    loop {
+        let last = match attempt() {
+            Ok(guard) => return Ok(guard),
+            Err(e) => e.to_string(),
+        };
+        if start.elapsed() >= timeout {
+            bail!(
+                "timed out after {} s waiting for {what} (last attempt: {last})",
+                timeout.as_secs_f64()
+            );
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
+}
+
+/// Takes `lock` (a `raw_sync` `Mutex`, or an `RwLock` for writing), waiting at most
+/// `timeout`; `what` names the lock for the error.
+pub fn lock_within<'a>(
+    lock: &'a dyn LockImpl,
+    timeout: Duration,
+    what: &str,
+) -> Result<LockGuard<'a>> {
+    poll(timeout, what, || {
+        lock.try_lock(Timeout::Val(Duration::ZERO))
+    })
+}
+
+/// Takes `lock` (a `raw_sync` `RwLock`) for reading, waiting at most `timeout`.
+pub fn read_within<'a>(
+    lock: &'a dyn LockImpl,
+    timeout: Duration,
+    what: &str,
+) -> Result<ReadLockGuard<'a>> {
+    poll(timeout, what, || {
+        lock.try_rlock(Timeout::Val(Duration::ZERO))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_normalized() {
+        for ms in [0, 1, 499, 999, 1000, 1999, 25_000] {
+            let t = deadline(Duration::from_millis(ms));
+            assert!((0..1_000_000_000).contains(&t.tv_nsec), "{ms} ms");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! A POSIX semaphore that lives *inside* a shared-memory segment.
+//!
+//! `raw_sync` has mutexes, read-write locks and events, but no semaphore. POSIX offers
+//! two kinds: a *named* one (`sem_open("/name")`, a file in `/dev/shm` on Linux that
+//! must be removed with `sem_unlink`), and an *unnamed* one (`sem_init`), a `sem_t` placed
+//! in memory that the processes share, with `pshared = 1`. The book uses the unnamed
+//! kind: it lives and dies with the segment, so there is nothing extra to remove when a
+//! process is killed.
+//!
+//! macOS declares `sem_init` but does not implement it (it fails with `ENOSYS`), and
+//! has no `sem_timedwait`; on macOS, [`Semaphore::init`] says "not supported on this
+//! system". There a named semaphore (`sem_open`) is the only POSIX choice.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+/// Bytes a [`Semaphore`] needs in the segment (at an 8-byte aligned offset).
+#[cfg(not(target_vendor = "apple"))]
+pub const SIZE: usize = std::mem::size_of::<libc::sem_t>();
+/// Bytes a [`Semaphore`] needs in the segment (at an 8-byte aligned offset).
+#[cfg(target_vendor = "apple")]
+pub const SIZE: usize = 32;
+
+/// A process-shared, unnamed POSIX semaphore at an address inside a shared mapping.
+///
+/// It is a thin handle: copying the pointer around is fine, and dropping it does nothing.
+/// The creator calls [`Semaphore::destroy`] once every process is done with it.
+#[derive(Clone, Copy)]
+pub struct Semaphore {
+    #[cfg_attr(target_vendor = "apple", allow(dead_code))]
+    sem: *mut u8,
+}
+
+impl Semaphore {
+    /// Creates a semaphore with count `value` at `at` (`sem_init` with `pshared = 1`).
+    ///
+    /// # Safety
+    /// `at` must point to [`SIZE`] writable bytes, aligned to 8, inside a mapping shared
+    /// by every process that will use the semaphore, and stay mapped while it is used.
+    /// No other process may use those bytes before `init` returns.
+    pub unsafe fn init(at: *mut u8, value: u32) -> Result<Semaphore> {
+        #[cfg(not(target_vendor = "apple"))]
+        {
+            // SAFETY: the caller guarantees `at` is valid, aligned and ours alone for now.
+            if unsafe { libc::sem_init(at.cast(), 1, value) } != 0 {
+                bail!("sem_init: {}", std::io::Error::last_os_error());
+            }
+            Ok(Semaphore { sem: at })
+        }
+        #[cfg(target_vendor = "apple")]
+        {
+            let _ = (at, value);
+            bail!("unnamed process-shared semaphores (sem_init) are not supported on this system")
+        }
+    }
+
+    /// A handle to a semaphore another process created with [`Semaphore::init`].
+    ///
+    /// # Safety
+    /// `at` must be where the creator called `init` in the same segment (mapped here),
+    /// and `init` must have returned before this handle is used.
+    pub unsafe fn attach(at: *mut u8) -> Semaphore {
+        Semaphore { sem: at }
+    }
+
+    /// Takes one unit, waiting as long as it takes (`sem_wait`). For hot loops whose
+    /// process is itself bounded (a helper the parent kills after a time limit).
+    pub fn wait(&self) -> Result<()> {
+        #[cfg(not(target_vendor = "apple"))]
+        loop {
+            // SAFETY: `sem` was set up by sem_init and stays mapped (contract of init/attach).
+            if unsafe { libc::sem_wait(self.sem.cast()) } == 0 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                bail!("sem_wait: {e}");
+            }
+        }
+        #[cfg(target_vendor = "apple")]
+        bail!("not supported on this system")
+    }
+
+    /// Takes one unit, waiting at most `timeout` (`sem_timedwait`). Fails with a clear
+    /// error when the time is over.
+    pub fn wait_within(&self, timeout: Duration, what: &str) -> Result<()> {
+        #[cfg(not(target_vendor = "apple"))]
+        {
+            let deadline = crate::locks::deadline(timeout);
+            loop {
+                // SAFETY: as in `wait`; `deadline` is a valid, normalized timespec.
+                if unsafe { libc::sem_timedwait(self.sem.cast(), &deadline) } == 0 {
+                    return Ok(());
+                }
+                let e = std::io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ETIMEDOUT) => bail!(
+                        "timed out after {} s waiting for {what}",
+                        timeout.as_secs_f64()
+                    ),
+                    _ => bail!("sem_timedwait for {what}: {e}"),
+                }
+            }
+        }
+        #[cfg(target_vendor = "apple")]
+        {
+            let _ = (timeout, what);
+            bail!("not supported on this system")
+        }
+    }
+
+    /// Gives back one unit (`sem_post`). Any process may call it, also one that never
+    /// called `wait`: a semaphore has no owner.
+    pub fn post(&self) -> Result<()> {
+        #[cfg(not(target_vendor = "apple"))]
+        {
+            // SAFETY: as in `wait`.
+            if unsafe { libc::sem_post(self.sem.cast()) } != 0 {
+                bail!("sem_post: {}", std::io::Error::last_os_error());
+            }
+            Ok(())
+        }
+        #[cfg(target_vendor = "apple")]
+        bail!("not supported on this system")
+    }
+
+    /// The current count (`sem_getvalue`).
+    pub fn value(&self) -> Result<i32> {
+        #[cfg(not(target_vendor = "apple"))]
+        {
+            let mut v: libc::c_int = 0;
+            // SAFETY: as in `wait`; `v` is a writable int.
+            if unsafe { libc::sem_getvalue(self.sem.cast(), &mut v) } != 0 {
+                bail!("sem_getvalue: {}", std::io::Error::last_os_error());
+            }
+            Ok(v)
+        }
+        #[cfg(target_vendor = "apple")]
+        bail!("not supported on this system")
+    }
+
+    /// Destroys the semaphore (`sem_destroy`). Only the creator calls it, after every
+    /// other process is done with it and before the segment is unmapped.
+    ///
+    /// # Safety
+    /// No process may use the semaphore after this call.
+    pub unsafe fn destroy(self) {
+        #[cfg(not(target_vendor = "apple"))]
+        // SAFETY: the caller guarantees nobody uses it any more; it was initialized.
+        unsafe {
+            libc::sem_destroy(self.sem.cast());
+        }
+    }
+}
