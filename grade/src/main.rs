@@ -58,6 +58,15 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("_check") => return checks::run_check(&args[1..]),
         Some(role) if role.starts_with('_') => return checks::run_role(role, &args[1..]),
+        _ => {}
+    }
+    // The commands a person reads may be piped into `head`: end quietly when the reader
+    // goes away, as command-line tools do, instead of panicking on a broken pipe. (Not
+    // for the check roles above: their pipes are part of what they test.)
+    // SAFETY: restoring SIGPIPE's default disposition has no preconditions; no other
+    // thread exists yet that could be affected.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    match args.first().map(String::as_str) {
         Some("--help" | "-h" | "help") => {
             println!("grade: checks the book's exercises\n{USAGE}");
             println!("exercises:");
@@ -132,7 +141,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
                         "no exercise '{name}' (see `cargo run -p grade -- list`)"
                     ));
                 };
-                options.exercises.push(e);
+                // Naming an exercise twice checks it once.
+                if !options.exercises.iter().any(|x| x.name == e.name) {
+                    options.exercises.push(e);
+                }
             }
         }
     }
@@ -184,7 +196,7 @@ fn grade(options: &Options) -> ExitCode {
     let what = if options.solutions {
         "the reference solutions in solutions/"
     } else {
-        "the starter code in homework/src/"
+        "your code in homework/src/"
     };
     if !options.json {
         let n = options.exercises.len();
