@@ -319,6 +319,22 @@ fn beyond() -> Result<()> {
     );
     let helper = Helper::spawn("_beyond", &[&name])?.wait(PROCESS_TIMEOUT)?;
     println!("the helper ended: {}", helper::describe(helper.status));
+    // Grow the segment to whole pages: the stray byte is now inside it.
+    let fd = raw_open(&name)?;
+    // SAFETY: `fd` is an open descriptor of the segment; ftruncate only sets its size.
+    if unsafe { libc::ftruncate(fd.0, mapped as libc::off_t) } != 0 {
+        bail!("ftruncate: {}", std::io::Error::last_os_error());
+    }
+    let mut byte = 0u8;
+    // SAFETY: `byte` is one writable byte and pread writes at most 1 byte into it.
+    let n = unsafe { libc::pread(fd.0, (&raw mut byte).cast(), 1, (mapped - 1) as libc::off_t) };
+    if n != 1 {
+        bail!("pread: {}", std::io::Error::last_os_error());
+    }
+    println!(
+        "grown to {mapped} bytes with ftruncate: byte {} reads {byte}",
+        mapped - 1
+    );
     Ok(())
 }
 
