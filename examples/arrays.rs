@@ -438,10 +438,11 @@ fn race() -> Result<()> {
         let shmem = wait::retry(PROCESS_TIMEOUT, || ShmemConf::new().os_id(&name).open())
             .map_err(os::explain)
             .context("waiting for the creator's segment")?;
-        let array = open_array::<f64>(&shmem)?; // waits for the magic number (Acquire)
-                                                // SAFETY: nobody writes the elements while we read: the naive creator waits for
-                                                // our `stage` signal below before it fills them; the right one filled them
-                                                // before publishing.
+        // Waits for the magic number (Acquire).
+        let array = open_array::<f64>(&shmem)?;
+        // SAFETY: nobody writes the elements while we read: the naive creator waits for
+        // our `stage` signal below before it fills them; the right one filled them
+        // before publishing.
         let right = unsafe { array.as_slice() }
             .iter()
             .enumerate()
@@ -462,9 +463,10 @@ fn init(name: &str, naive: bool) -> Result<()> {
     let array = elements::<f64>(&shmem)?;
     if naive {
         println!("creator: publishing the header, then filling {RACE_N} elements");
-        publish(&shmem); // too early: the elements are still zeros
-                         // Staging: wait until the opener has looked, so that every run shows the
-                         // unlucky timing. Without this line the outcome would vary from run to run.
+        // Too early: the elements are still zeros.
+        publish(&shmem);
+        // Staging: wait until the opener has looked, so that every run shows the
+        // unlucky timing. Without this wait the outcome would vary from run to run.
         wait::until("the opener to look", PROCESS_TIMEOUT, || {
             stage(&shmem).load(Ordering::Acquire) == 1
         })?;
@@ -674,8 +676,9 @@ fn python_reads(naive: bool) -> Result<()> {
 // ANCHOR: python_writes
 fn python_writes(n: usize) -> Result<()> {
     let name = names::unique("arrays");
-    let _guard = Unlink::new(&name); // removes it even if python3 is killed
-                                     // Python adds the leading slash itself: it gets the name without it.
+    // Removes the segment even if python3 is killed.
+    let _guard = Unlink::new(&name);
+    // Python adds the leading slash itself: it gets the name without it.
     let bare = name.trim_start_matches('/').to_string();
     let script = "make_array.py";
     let mut py = Python::spawn(script, &[&bare, &n.to_string()])?;

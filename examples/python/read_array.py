@@ -4,7 +4,9 @@
 
 NAME is the segment's name as Rust writes it ("/shmbook-..."). With --naive the script
 attaches the way most tutorials show, and Python's resource tracker removes the
-segment when the script exits (Python 3.12 and older), although Rust created it.
+segment when the script exits, although Rust created it. That is the default in every
+Python version: 3.13 only added track=False to turn it off; before 3.13 the script
+unregisters the segment instead.
 """
 import struct
 import sys
@@ -30,8 +32,9 @@ def attach(name, naive):
     if sys.version_info >= (3, 13):
         return shared_memory.SharedMemory(name=bare, track=False)
     shm = shared_memory.SharedMemory(name=bare)
-    # Before 3.13 every attach registers the segment with the resource tracker, which
-    # unlinks it when this process exits. It is not ours to remove: unregister it.
+    # Before 3.13 there is no track=False: this attach registered the segment with the
+    # resource tracker, which unlinks it when this process exits. It is not ours to
+    # remove: unregister it.
     resource_tracker.unregister(shm._name, "shared_memory")
     return shm
 
@@ -51,7 +54,7 @@ def main():
     print(f"arr[:4] = {np.array2string(arr[:4], precision=4)}")
     diff = np.max(np.abs(arr - np.sin(np.arange(length))))
     print(f"equal to numpy.sin(numpy.arange({length})) within 1e-12: {'yes' if diff < 1e-12 else 'no'}")
-    del arr  # a view into shm.buf: close() fails while one exists
+    del arr  # a view into shm.buf: after close() it would point at unmapped memory
     shm.close()
 # ANCHOR_END: read
 
