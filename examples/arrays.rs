@@ -16,7 +16,7 @@ use bytemuck::{Pod, Zeroable};
 use shared_memory::{Shmem, ShmemConf};
 use shmbook::cleanup::Unlink;
 use shmbook::cli::{self, SegmentName};
-use shmbook::helper::Helper;
+use shmbook::helper::{self, Helper};
 use shmbook::python::Python;
 use shmbook::{names, os, wait, PROCESS_TIMEOUT};
 
@@ -45,7 +45,7 @@ const USAGE: cli::Usage = cli::Usage {
             "results through pipes (a process pool) against shared memory",
         ),
         (
-            "python-reads [--naive]",
+            "python-reads [--naive | --close-early]",
             "NumPy reads an array this program created",
         ),
         (
@@ -86,8 +86,18 @@ fn main() -> std::process::ExitCode {
         }
         "python-reads" => {
             let naive = args.switch("--naive");
+            let close_early = args.switch("--close-early");
+            if naive && close_early {
+                return Err(args
+                    .invalid("--naive and --close-early cannot be combined")
+                    .into());
+            }
             args.finish()?;
-            python_reads(naive)
+            python_reads(match (naive, close_early) {
+                (true, _) => Some("--naive"),
+                (_, true) => Some("--close-early"),
+                _ => None,
+            })
         }
         "_init" => {
             let SegmentName(name) = args.positional("NAME")?;
@@ -646,7 +656,8 @@ fn pool_worker(range: Range<usize>) -> Result<()> {
 // ANCHOR_END: compare
 
 // ANCHOR: python_reads
-fn python_reads(naive: bool) -> Result<()> {
+/// `mode`: the script's `--naive` or `--close-early`, or neither.
+fn python_reads(mode: Option<&str>) -> Result<()> {
     let n = 1000;
     let name = names::unique("arrays");
     let _guard = Unlink::new(&name); // in case Python's tracker does not remove it
@@ -657,14 +668,16 @@ fn python_reads(naive: bool) -> Result<()> {
     publish(&shmem);
     println!("rust:   created the segment: {n} f64 after the header; starting python3");
     let mut args = vec![name.as_str()];
-    if naive {
-        args.push("--naive");
-    }
+    args.extend(mode);
     let script = "read_array.py";
-    Python::spawn(script, &args)?
-        .finish(PROCESS_TIMEOUT)?
-        .ok(script)?
-        .print();
+    let python = Python::spawn(script, &args)?.finish(PROCESS_TIMEOUT)?;
+    if mode == Some("--close-early") {
+        // The script is meant to crash: show how it ended instead of failing.
+        python.print();
+        println!("rust:   python3 ended: {}", helper::describe(python.status));
+    } else {
+        python.ok(script)?.print();
+    }
     println!(
         "rust:   python3 has exited; the segment still exists: {}",
         yes_no(os::shm_exists(&name)?)

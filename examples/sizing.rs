@@ -259,6 +259,13 @@ fn resident_helper(name: &str) -> Result<()> {
     let base = shmem.as_ptr();
     let here = |s: &Shmem| resident_pages(s.as_ptr() as usize, page);
     println!("helper: mapped it; resident pages here: {}", here(&shmem)?);
+    // SAFETY: offset 0 is inside the mapping; the creator waits for this helper and
+    // does not write meanwhile, so this read races with nothing.
+    let first = unsafe { base.read_volatile() };
+    println!(
+        "helper: read 1 byte ({first}) of page 0; resident pages here: {}",
+        here(&shmem)?
+    );
     let quarter = shmem.len() / page / 4;
     let mut sum = 0u64;
     for p in 0..quarter {

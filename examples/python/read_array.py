@@ -1,13 +1,15 @@
 """Attach to an array segment a Rust example created, and read it with NumPy.
 
-    python3 examples/python/read_array.py NAME [--naive]
+    python3 examples/python/read_array.py NAME [--naive | --close-early]
 
 NAME is the segment's name as Rust writes it ("/shmbook-..."). With --naive the script
 attaches the way most tutorials show, and Python's resource tracker removes the
 segment when the script exits, although Rust created it. That is the default in every
 Python version: 3.13 only added track=False to turn it off; before 3.13 the script
-unregisters the segment instead.
+unregisters the segment instead. With --close-early the script closes the segment while
+a NumPy array still views it, then reads the array: Python dies of SIGSEGV.
 """
+import resource
 import struct
 import sys
 
@@ -40,8 +42,9 @@ def attach(name, naive):
 
 
 def main():
-    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--naive"]):
-        print("usage: python3 examples/python/read_array.py NAME [--naive]", file=sys.stderr)
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--naive"], ["--close-early"]):
+        print("usage: python3 examples/python/read_array.py NAME [--naive | --close-early]",
+              file=sys.stderr)
         sys.exit(2)
     naive = sys.argv[2:] == ["--naive"]
     shm = attach(sys.argv[1], naive)
@@ -54,6 +57,11 @@ def main():
     print(f"arr[:4] = {np.array2string(arr[:4], precision=4)}")
     diff = np.max(np.abs(arr - np.sin(np.arange(length))))
     print(f"equal to numpy.sin(numpy.arange({length})) within 1e-12: {'yes' if diff < 1e-12 else 'no'}")
+    if sys.argv[2:] == ["--close-early"]:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the crash leaves no core file
+        shm.close()  # nothing stops this: NumPy holds no buffer export
+        print("shm.close() with the array still alive: no error; now reading arr[0]", flush=True)
+        print(arr[0])  # the mapping is gone: SIGSEGV
     del arr  # a view into shm.buf: after close() it would point at unmapped memory
     shm.close()
 # ANCHOR_END: read
