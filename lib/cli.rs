@@ -256,7 +256,7 @@ impl Args {
 
 /// Parses the command line and runs `body` with the subcommand and its options.
 ///
-/// `--help` (or `-h`, or `help`) prints [`Usage::help`]. Exit status: 0 on success,
+/// `--help` (or `-h`, or `help`), also after a subcommand, prints [`Usage::help`]. Exit status: 0 on success,
 /// 1 when `body` fails, 2 on bad input, 128 + N when interrupted by signal N (after
 /// removing the segments it made: see [`crate::cleanup::install_interrupt_cleanup`]).
 pub fn main(usage: &Usage, body: impl FnOnce(&str, Args) -> anyhow::Result<()>) -> ExitCode {
@@ -271,6 +271,11 @@ pub fn main(usage: &Usage, body: impl FnOnce(&str, Args) -> anyhow::Result<()>) 
     }
     if !usage.names().any(|n| n == first) {
         return usage_failure(usage, None, &format!("unknown subcommand '{first}'"));
+    }
+    // `CMD --help` is a request for help, not a bad option.
+    if words[1..].iter().any(|w| w == "--help" || w == "-h") {
+        print!("{}", usage.help());
+        return ExitCode::SUCCESS;
     }
     let args = Args {
         program: usage.program,
