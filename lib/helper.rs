@@ -139,24 +139,14 @@ impl Helper {
                 s
             })
         });
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child
-                .try_wait()
-                .with_context(|| format!("waiting for helper '{}'", self.role))?
-            {
-                break status;
-            }
-            if start.elapsed() >= timeout {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "helper '{}' did not finish within {} s; killed it",
-                    self.role,
-                    timeout.as_secs_f64()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        let Some(status) = wait_or_kill(&mut child, Instant::now() + timeout)
+            .with_context(|| format!("waiting for helper '{}'", self.role))?
+        else {
+            bail!(
+                "helper '{}' did not finish within {} s; killed it",
+                self.role,
+                timeout.as_secs_f64()
+            );
         };
         let stdout = reader
             .map(|t| t.join().unwrap_or_default())
@@ -233,6 +223,23 @@ impl Drop for Watchdog<'_> {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Waits for `child` until `deadline`. Returns its exit status, or `None` when the
+/// deadline came first; the child has then been killed and reaped, so no process is
+/// left behind either way.
+pub fn wait_or_kill(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

@@ -175,20 +175,14 @@ impl Python {
             .child
             .take()
             .expect("a Python holds its child until finished");
-        let status = loop {
-            if let Some(s) = child.try_wait().context("waiting for python3")? {
-                break s;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "python3 {} did not finish within {} s; killed it",
-                    self.script,
-                    timeout.as_secs_f64()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        let Some(status) =
+            crate::helper::wait_or_kill(&mut child, deadline).context("waiting for python3")?
+        else {
+            bail!(
+                "python3 {} did not finish within {} s; killed it",
+                self.script,
+                timeout.as_secs_f64()
+            );
         };
         Ok(PythonFinished { status, lines })
     }
