@@ -87,39 +87,46 @@ pub fn package_of(command: &str) -> Option<String> {
     }
 }
 
-/// Builds the workspace member `name` (once per test process and member), in the
-/// profile of this test run, so that a transcript never runs a stale binary.
-pub fn build_package(name: &str) -> Result<(), String> {
+/// Runs `cargo build --quiet ARGS` once per test process and ARGS, in the profile of
+/// this test run, so that a transcript never runs a stale binary. The result is kept:
+/// later calls with the same ARGS return it at once.
+fn cargo_build(args: &[&str]) -> Result<(), String> {
     use std::collections::HashMap;
     use std::sync::Mutex;
     static BUILT: Mutex<Option<HashMap<String, Result<(), String>>>> = Mutex::new(None);
+    let key = args.join(" ");
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let built = built.get_or_insert_with(HashMap::new);
-    if let Some(result) = built.get(name) {
+    if let Some(result) = built.get(&key) {
         return result.clone();
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", name]);
+    cmd.args(["build", "--quiet"]).args(args);
     if profile_dir().file_name().is_some_and(|p| p == "release") {
         cmd.arg("--release");
     }
     let result = cmd
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .map_err(|e| format!("running cargo build -p {name}: {e}"))
+        .map_err(|e| format!("running cargo build {key}: {e}"))
         .and_then(|out| {
             if out.status.success() {
                 Ok(())
             } else {
                 Err(format!(
-                    "cargo build -p {name} failed:\n{}",
+                    "cargo build {key} failed:\n{}",
                     String::from_utf8_lossy(&out.stderr)
                 ))
             }
         });
-    built.insert(name.to_string(), result.clone());
+    built.insert(key, result.clone());
     result
+}
+
+/// Builds the workspace member `name` (see [`cargo_build`]).
+pub fn build_package(name: &str) -> Result<(), String> {
+    cargo_build(&["-p", name])
 }
 
 /// `target/<profile>`: where cargo put this test run's binaries.
@@ -158,37 +165,10 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-/// Builds the examples (once per test process), so that `cargo test --test book`
-/// never runs a stale binary: cargo builds examples for a plain `cargo test`, but not
-/// when only one test target is named.
+/// Builds the examples (see [`cargo_build`]): cargo builds them for a plain
+/// `cargo test`, but not when only one test target is named (`cargo test --test book`).
 pub fn build_examples() -> Result<(), String> {
-    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let release = examples_dir()
-                .parent()
-                .and_then(Path::file_name)
-                .is_some_and(|p| p == "release");
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--quiet", "--examples"]);
-            if release {
-                cmd.arg("--release");
-            }
-            let out = cmd
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .output()
-                .map_err(|e| format!("running cargo build --examples: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "cargo build --examples failed:\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                ))
-            }
-        })
-        .clone()
+    cargo_build(&["--examples"])
 }
 
 /// Where cargo put the example binaries for this test run.
@@ -219,19 +199,20 @@ pub fn all_examples(root: &Path) -> BTreeSet<String> {
     out
 }
 
+/// The arguments after `--` in the words that follow a command's name; `what` names
+/// the thing they follow, for the error.
+fn args_after<'a>(rest: &'a [String], line: &str, what: &str) -> Result<&'a [String], String> {
+    match rest {
+        [] => Ok(&[]),
+        [dd, args @ ..] if dd == "--" => Ok(args),
+        _ => Err(format!("write `-- ARGS` after {what} in `{line}`")),
+    }
+}
+
 fn command_for(root: &Path, line: &str) -> Result<Command, String> {
     let w = words(line)?;
     if let Some(name) = example_of(line) {
-        let rest = &w[5..];
-        let args = match rest.split_first() {
-            None => &[][..],
-            Some((dd, args)) if dd == "--" => args,
-            Some(_) => {
-                return Err(format!(
-                    "write `-- ARGS` after the example name in `{line}`"
-                ))
-            }
-        };
+        let args = args_after(&w[5..], line, "the example name")?;
         build_examples()?;
         let bin = examples_dir().join(&name);
         if !bin.is_file() {
@@ -246,11 +227,7 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
     }
     if let [c, r, q, p, pkg, rest @ ..] = w.as_slice() {
         if c == "cargo" && r == "run" && q == "-q" && p == "-p" && pkg == "grade" {
-            let args = match rest.split_first() {
-                None => &[][..],
-                Some((dd, args)) if dd == "--" => args,
-                Some(_) => return Err(format!("write `-- ARGS` after `-p grade` in `{line}`")),
-            };
+            let args = args_after(rest, line, "`-p grade`")?;
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut cmd = Command::new(cargo);
             cmd.args(["run", "-q", "-p", "grade", "--"]).args(args);
@@ -258,15 +235,7 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
         }
     }
     if let Some(name) = package_of(line) {
-        let args = match &w[5..] {
-            [] => &[][..],
-            [dd, args @ ..] if dd == "--" => args,
-            _ => {
-                return Err(format!(
-                    "write `-- ARGS` after the package name in `{line}`"
-                ))
-            }
-        };
+        let args = args_after(&w[5..], line, "the package name")?;
         if name.contains('/') || !root.join(&name).join("Cargo.toml").is_file() {
             return Err(format!(
                 "there is no workspace member {name}/ in the repository"
