@@ -61,24 +61,23 @@ enum Lock {
     Mutex(Box<dyn LockImpl>),
 }
 
-impl Lock {
-    fn set_up(v: Variant, base: *mut u8) -> Result<Lock> {
-        Ok(match v {
-            // SAFETY: SEM_AT is 8-aligned, inside the segment; no helper exists yet.
-            Variant::Held | Variant::Sem => {
-                Lock::Sem(unsafe { Semaphore::init(base.add(SEM_AT), 1)? })
-            }
-            // SAFETY: MUTEX_AT leaves room for a pthread_mutex_t inside the segment, no
-            // helper exists yet; the data pointer is the counter, which the mutex guards.
-            Variant::Mutex => Lock::Mutex(
-                unsafe { Mutex::new(base.add(MUTEX_AT), base) }
-                    .sync_context("creating the mutex")?
-                    .0,
-            ),
-            _ => Lock::None,
-        })
-    }
+fn set_up(v: Variant, base: *mut u8) -> Result<Lock> {
+    Ok(match v {
+        // SAFETY: SEM_AT is 8-aligned, inside the segment; no helper exists yet.
+        Variant::Held | Variant::Sem => Lock::Sem(unsafe { Semaphore::init(base.add(SEM_AT), 1)? }),
+        // SAFETY: MUTEX_AT leaves room for a pthread_mutex_t inside the segment, no
+        // helper exists yet; the data pointer is the counter, which the mutex guards.
+        Variant::Mutex => Lock::Mutex(
+            unsafe { Mutex::new(base.add(MUTEX_AT), base) }
+                .sync_context("creating the mutex")?
+                .0,
+        ),
+        _ => Lock::None,
+    })
+}
+// ANCHOR_END: lock
 
+impl Lock {
     /// Destroys the OS object: raw_sync's Drop never does; the creator does it, last.
     ///
     /// # Safety
@@ -95,7 +94,6 @@ impl Lock {
         }
     }
 }
-// ANCHOR_END: lock
 
 // ANCHOR: measure
 /// Runs one variant in `processes` helpers; returns the final count and the seconds
@@ -104,7 +102,7 @@ fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
     let shmem = SEGMENT.create("counter")?;
     let s = shared(&shmem);
     s.n.store(n, Ordering::Relaxed);
-    let lock = Lock::set_up(v, body(&shmem))?;
+    let lock = set_up(v, body(&shmem))?;
     SEGMENT.publish(&shmem, v as u32); // the header: "this variant, set up"
 
     let helpers = (0..processes)
