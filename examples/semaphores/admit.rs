@@ -8,7 +8,7 @@ use shmbook::helper::Helper;
 use shmbook::semaphore::Semaphore;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
-use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, Lock};
+use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, Object};
 
 // ANCHOR: admit
 pub fn admit(k: u32, workers: u32) -> Result<()> {
@@ -18,7 +18,7 @@ pub fn admit(k: u32, workers: u32) -> Result<()> {
     let sem = unsafe { Semaphore::init(object(&shmem), k)? };
     s.room.store(k, Ordering::Relaxed);
     s.workers.store(workers, Ordering::Relaxed);
-    segment::publish(&shmem, Lock::Semaphore);
+    segment::publish(&shmem, Object::Semaphore);
     let helpers = (0..workers)
         .map(|_| Helper::spawn("_worker", &[shmem.get_os_id()]))
         .collect::<Result<Vec<_>>>()?;
@@ -36,7 +36,7 @@ pub fn admit(k: u32, workers: u32) -> Result<()> {
 
 // ANCHOR: worker
 pub fn worker(name: &str) -> Result<()> {
-    let shmem = segment::open(name, Lock::Semaphore)?;
+    let shmem = segment::open(name, Object::Semaphore)?;
     let s = shared(&shmem);
     // SAFETY: the header says the parent set up the semaphore before starting us.
     let sem = unsafe { Semaphore::attach(object(&shmem)) };

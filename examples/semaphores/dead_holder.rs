@@ -13,7 +13,7 @@ use shmbook::sync::SyncContext;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
 use crate::pmutex::{check, PMutex};
-use crate::segment::{self, object, shared, Lock};
+use crate::segment::{self, object, shared, Object};
 
 // ANCHOR: dead_holder
 pub fn dead_holder() -> Result<()> {
@@ -21,7 +21,7 @@ pub fn dead_holder() -> Result<()> {
     // SAFETY: the object's place is aligned, inside the segment; no helper exists yet.
     let (mutex, _) = unsafe { Mutex::new(object(&shmem), std::ptr::null_mut()) }
         .sync_context("creating the mutex")?;
-    segment::publish(&shmem, Lock::RawMutex);
+    segment::publish(&shmem, Object::RawMutex);
     kill_holder(&shmem, "raw_sync")?;
     let limit = Duration::from_millis(200);
     match lock_within(&*mutex, limit, "the mutex") {
@@ -57,7 +57,7 @@ fn robust(shmem: &Shmem) -> Result<()> {
     // SAFETY: the raw_sync mutex there is abandoned (its holder is dead, and it needs
     // no destroy on Linux); we initialize a new mutex over it, nobody else runs.
     let mutex = unsafe { PMutex::init(object(shmem), crate::pmutex::Kind::Robust)? };
-    segment::publish(shmem, Lock::Robust);
+    segment::publish(shmem, Object::Robust);
     kill_holder(shmem, "robust")?;
     let deadline = shmbook::locks::deadline(Duration::from_millis(500));
     // SAFETY: the mutex was initialized above and stays mapped; `deadline` is valid.
@@ -95,10 +95,10 @@ fn robust(_shmem: &Shmem) -> Result<()> {
 
 // ANCHOR: hold
 pub fn hold(name: &str) -> Result<()> {
-    let (shmem, lock) = segment::open_any(name, &[Lock::RawMutex, Lock::Robust])?;
+    let (shmem, lock) = segment::open_any(name, &[Object::RawMutex, Object::Robust])?;
     let (s, at) = (shared(&shmem), object(&shmem));
     let _raw_guard;
-    if lock == Lock::RawMutex {
+    if lock == Object::RawMutex {
         // SAFETY: the header says the parent created a raw_sync mutex there.
         let (mutex, _) = unsafe { Mutex::from_existing(at, std::ptr::null_mut()) }
             .sync_context("attaching to the mutex")?;

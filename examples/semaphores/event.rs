@@ -11,7 +11,7 @@ use shmbook::helper::Helper;
 use shmbook::sync::SyncContext;
 use shmbook::PROCESS_TIMEOUT;
 
-use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, Lock};
+use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, Object};
 
 // ANCHOR: event
 pub fn event() -> Result<()> {
@@ -20,7 +20,7 @@ pub fn event() -> Result<()> {
     // SAFETY: the object's place is aligned, inside the segment; no helper exists yet.
     let (ready, _) =
         unsafe { Event::new(object(&shmem), false) }.sync_context("creating the event")?;
-    segment::publish(&shmem, Lock::Event);
+    segment::publish(&shmem, Object::Event);
     let consumer = Helper::spawn("_consumer", &[shmem.get_os_id()])?;
     start_together(s, 1)?;
     std::thread::sleep(Duration::from_millis(50)); // preparing the data takes a while
@@ -36,7 +36,7 @@ pub fn event() -> Result<()> {
 
 // ANCHOR: consumer
 pub fn consumer(name: &str) -> Result<()> {
-    let shmem = segment::open(name, Lock::Event)?;
+    let shmem = segment::open(name, Object::Event)?;
     let s = shared(&shmem);
     // SAFETY: the header says the parent created the event there before starting us.
     let (ready, _) =

@@ -7,14 +7,14 @@ use shmbook::semaphore::Semaphore;
 use shmbook::PROCESS_TIMEOUT;
 
 use crate::pmutex::{check, describe, Kind, PMutex};
-use crate::segment::{create, object, open, publish, Lock};
+use crate::segment::{create, object, open, publish, Object};
 
 // ANCHOR: release
 pub fn release() -> Result<()> {
     let shmem = create()?;
     // SAFETY: the object's place is 8-aligned inside the segment; no helper exists yet.
     let sem = unsafe { Semaphore::init(object(&shmem), 1)? };
-    publish(&shmem, Lock::Semaphore); // the header: "a semaphore, set up"
+    publish(&shmem, Object::Semaphore); // the header: "a semaphore, set up"
     sem.wait_within(PROCESS_TIMEOUT, "the semaphore")?;
     println!("parent: took the semaphore; its count is {}", sem.value()?);
 
@@ -26,8 +26,8 @@ pub fn release() -> Result<()> {
 }
 
 pub fn post_unowned(name: &str) -> Result<()> {
-    let shmem = open(name, Lock::Semaphore)?; // checks its length and header
-                                              // SAFETY: the header says the parent set up a semaphore there before starting us.
+    let shmem = open(name, Object::Semaphore)?; // checks its length and header
+                                                // SAFETY: the header says the parent set up a semaphore there before starting us.
     let sem = unsafe { Semaphore::attach(object(&shmem)) };
     sem.post()?; // this process never called wait: a semaphore has no owner
     println!("helper: released it without ever taking it: allowed");
@@ -40,7 +40,7 @@ pub fn unlock_other() -> Result<()> {
     let shmem = create()?;
     // SAFETY: the object's place is aligned, inside the segment; no helper exists yet.
     let mutex = unsafe { PMutex::init(object(&shmem), Kind::ErrorCheck)? };
-    publish(&shmem, Lock::ErrorCheck);
+    publish(&shmem, Object::ErrorCheck);
     check("pthread_mutex_lock", mutex.lock())?; // free, so this returns at once
     println!("parent: locked the error-checking mutex");
 
@@ -53,7 +53,7 @@ pub fn unlock_other() -> Result<()> {
 }
 
 pub fn unlock_unowned(name: &str) -> Result<()> {
-    let shmem = open(name, Lock::ErrorCheck)?;
+    let shmem = open(name, Object::ErrorCheck)?;
     // SAFETY: the header says the parent set up an error-checking mutex there.
     let mutex = unsafe { PMutex::attach(object(&shmem)) };
     let rc = mutex.unlock();

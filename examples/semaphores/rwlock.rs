@@ -11,7 +11,7 @@ use shmbook::sync::SyncContext;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
 use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, yes_no};
-use crate::segment::{Lock, Shared, INSIDE_FOR};
+use crate::segment::{Object, Shared, INSIDE_FOR};
 
 // ANCHOR: rwlock
 pub fn rwlock() -> Result<()> {
@@ -22,7 +22,7 @@ pub fn rwlock() -> Result<()> {
     // The data pointer is unused (the demo's data are the atomics in `Shared`).
     let _lock = unsafe { RwLock::new(object(&shmem), std::ptr::null_mut()) }
         .sync_context("creating the read-write lock")?;
-    segment::publish(&shmem, Lock::RwLock);
+    segment::publish(&shmem, Object::RwLock);
     let mut helpers = Vec::new();
     for _ in 0..3 {
         helpers.push(Helper::spawn("_reader", &[name])?);
@@ -55,7 +55,7 @@ fn report(s: &Shared) {
 
 /// A helper's handle on the parent's read-write lock, after checking the header.
 fn attach(name: &str) -> Result<(shared_memory::Shmem, Box<dyn LockImpl>)> {
-    let shmem = segment::open(name, Lock::RwLock)?;
+    let shmem = segment::open(name, Object::RwLock)?;
     // SAFETY: the header says the parent created the lock there before starting us.
     let (lock, _) = unsafe { RwLock::from_existing(object(&shmem), std::ptr::null_mut()) }
         .sync_context("attaching to the read-write lock")?;

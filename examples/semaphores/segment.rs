@@ -18,7 +18,7 @@ const SEGMENT: Layout = Layout {
 
 /// The lock a segment holds, as its header says; each helper role checks it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Lock {
+pub enum Object {
     Semaphore = 1,
     ErrorCheck = 2,
     RwLock = 3,
@@ -54,18 +54,18 @@ pub fn create() -> Result<Tracked<Shmem>> {
     SEGMENT.create("semaphor")
 }
 
-/// Says in the header that the segment holds `lock`, now set up.
-pub fn publish(shmem: &Shmem, lock: Lock) {
-    SEGMENT.publish(shmem, lock as u32);
+/// Says in the header that the segment holds `object`, now set up.
+pub fn publish(shmem: &Shmem, object: Object) {
+    SEGMENT.publish(shmem, object as u32);
 }
 
-/// Opens a demo's segment, checking its length and that its header names `lock`.
-pub fn open(name: &str, lock: Lock) -> Result<Shmem> {
-    SEGMENT.open_kind(name, lock as u32)
+/// Opens a demo's segment, checking its length and that its header names `object`.
+pub fn open(name: &str, object: Object) -> Result<Shmem> {
+    SEGMENT.open_kind(name, object as u32)
 }
 
 /// Opens a demo's segment holding one of `locks`; says which.
-pub fn open_any(name: &str, locks: &[Lock]) -> Result<(Shmem, Lock)> {
+pub fn open_any(name: &str, locks: &[Object]) -> Result<(Shmem, Object)> {
     let (shmem, kind) = SEGMENT.open(name)?;
     match locks.iter().find(|l| **l as u32 == kind) {
         Some(&lock) => Ok((shmem, lock)),

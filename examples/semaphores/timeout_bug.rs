@@ -11,7 +11,7 @@ use shmbook::locks::lock_within;
 use shmbook::sync::SyncContext;
 use shmbook::{os, wait, PROCESS_TIMEOUT};
 
-use crate::segment::{self, object, shared, yes_no, Lock};
+use crate::segment::{self, object, shared, yes_no, Object};
 
 // ANCHOR: timeout_bug
 pub fn timeout_bug() -> Result<()> {
@@ -19,7 +19,7 @@ pub fn timeout_bug() -> Result<()> {
     // SAFETY: the object's place is aligned, inside the segment; no helper exists yet.
     let (mutex, _) = unsafe { Mutex::new(object(&shmem), std::ptr::null_mut()) }
         .sync_context("creating the mutex")?;
-    segment::publish(&shmem, Lock::RawMutex);
+    segment::publish(&shmem, Object::RawMutex);
 
     let timeout = Duration::from_nanos(999_999_999);
     let free = mutex.try_lock(Timeout::Val(timeout));
