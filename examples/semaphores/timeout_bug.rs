@@ -9,7 +9,7 @@ use raw_sync::Timeout;
 use shmbook::helper::Helper;
 use shmbook::locks::lock_within;
 use shmbook::sync::SyncContext;
-use shmbook::{os, wait, PROCESS_TIMEOUT};
+use shmbook::{wait, PROCESS_TIMEOUT};
 
 use crate::segment::{self, object, shared, yes_no, Object};
 
@@ -62,7 +62,7 @@ fn held_timed_lock(mutex: &dyn LockImpl, timeout: Duration, what: &str) -> Resul
     // raw_sync's message ends with the error number: name it.
     let text = e.to_string();
     let number = text.rsplit(' ').next().and_then(|n| n.parse().ok());
-    let name = number.map_or("?", os::errno_name);
+    let name = number.map_or("?", shmbook::os::errno_name);
     let took = start.elapsed().as_secs_f64();
     println!("held mutex, timeout {what}: \"{text}\" ({name}) after {took:.2} s");
     Ok(())
