@@ -112,3 +112,83 @@ impl Layout {
         Ok(shmem)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEST: Layout = Layout {
+        magic: *b"shmbtst1",
+        size: 4096,
+    };
+
+    /// A segment of `bytes.len()` bytes holding `bytes` (none at all for an empty one).
+    fn plant(bytes: &[u8]) -> (String, Tracked<std::os::fd::OwnedFd>) {
+        use nix::fcntl::OFlag;
+        use nix::sys::stat::Mode;
+        let name = names::unique("semtest");
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR;
+        let fd = cleanup::segment(&name, || {
+            nix::sys::mman::shm_open(name.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
+        })
+        .expect("creating a test segment");
+        let mut file = std::fs::File::from(fd.try_clone().expect("dup"));
+        std::io::Write::write_all(&mut file, bytes).expect("filling the test segment");
+        (name, fd)
+    }
+
+    fn refused(name: &str) -> String {
+        match TEST.open(name) {
+            Ok(_) => panic!("{name} was accepted"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn foreign_truncated_and_garbage_segments_are_refused() {
+        let (empty, _e) = plant(&[]);
+        assert!(
+            refused(&empty).contains("is 0 bytes"),
+            "{}",
+            refused(&empty)
+        );
+        let (small, _s) = plant(&[7; 100]);
+        assert!(
+            refused(&small).contains("is 100 bytes"),
+            "{}",
+            refused(&small)
+        );
+        let mut garbage = vec![0xff_u8; 4096];
+        garbage[..8].copy_from_slice(b"\x01\x02abc\n\x1b!");
+        let (bad, _b) = plant(&garbage);
+        let why = refused(&bad);
+        assert!(why.contains(r"\x01\x02abc\n\x1b!"), "not escaped: {why}");
+        let missing = names::unique("semtest");
+        assert!(refused(&missing).contains("no segment has this name"));
+    }
+
+    #[test]
+    fn the_header_names_the_kind() {
+        let shmem = TEST.create("semtest").expect("creating a test segment");
+        assert!(refused(shmem.get_os_id()).contains("not a segment of this example"));
+        TEST.publish(&shmem, 2);
+        assert!(TEST.open_kind(shmem.get_os_id(), 2).is_ok());
+        let e = TEST
+            .open_kind(shmem.get_os_id(), 3)
+            .err()
+            .expect("kind 3 refused");
+        assert!(format!("{e}").contains("kind 2, not the kind 3"), "{e}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let name = names::unique("semtest");
+        let path = std::path::Path::new("/dev/shm").join(&name[1..]);
+        let _fifo = cleanup::create(cleanup::Resource::File(path.clone()), || {
+            nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU)
+        })
+        .expect("making a FIFO");
+        assert!(refused(&name).contains("FIFO"), "{}", refused(&name));
+    }
+}
