@@ -38,8 +38,8 @@ pub fn admit(k: u32, workers: u32) -> Result<()> {
 pub fn worker(name: &str) -> Result<()> {
     let shmem = segment::open(name, Object::Semaphore)?;
     let s = shared(&shmem);
-    // SAFETY: the header says the parent set up the semaphore before starting us.
-    let sem = unsafe { Semaphore::attach(object(&shmem)) };
+    // SAFETY: the header says the parent set up the semaphore there; its bytes are checked.
+    let sem = unsafe { Semaphore::open(object(&shmem))? };
     attach_and_wait_for_go(s)?;
     sem.wait_within(PROCESS_TIMEOUT, "a place inside")?;
     s.entered.fetch_add(1, Ordering::AcqRel);

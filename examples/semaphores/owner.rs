@@ -26,9 +26,10 @@ pub fn release() -> Result<()> {
 }
 
 pub fn post_unowned(name: &str) -> Result<()> {
-    let shmem = open(name, Object::Semaphore)?; // checks its length and header
-                                                // SAFETY: the header says the parent set up a semaphore there before starting us.
-    let sem = unsafe { Semaphore::attach(object(&shmem)) };
+    // `open` checks the segment's length and header; `Semaphore::open` the bytes.
+    let shmem = open(name, Object::Semaphore)?;
+    // SAFETY: the header says the parent set up a semaphore there (bytes checked).
+    let sem = unsafe { Semaphore::open(object(&shmem))? };
     sem.post()?; // this process never called wait: a semaphore has no owner
     println!("helper: released it without ever taking it: allowed");
     Ok(())

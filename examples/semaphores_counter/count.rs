@@ -83,8 +83,8 @@ fn add_locked(v: Variant, c: &AtomicU64, base: *mut u8, n: u64) -> Result<()> {
         } // the guard unlocks here, every iteration
         return Ok(());
     }
-    // SAFETY: the header says the parent set up the semaphore at SEM_AT.
-    let sem = unsafe { Semaphore::attach(base.add(SEM_AT)) };
+    // SAFETY: the header says the parent set up the semaphore at SEM_AT (bytes checked).
+    let sem = unsafe { Semaphore::open(base.add(SEM_AT))? };
     if v == Variant::Held {
         sem.wait()?; // taken once: the other process waits for the whole loop
         (0..n).for_each(|_| add_one(c));
