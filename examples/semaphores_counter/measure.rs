@@ -33,8 +33,9 @@ pub struct Shared {
     pub count: AtomicU64,
     /// How many additions each helper makes.
     pub n: AtomicU64,
-    /// Helpers attached and waiting for "go"; set to 1 by the parent: start counting.
+    /// Helpers attached and waiting for "go".
     pub ready: AtomicU32,
+    /// Set to 1 by the parent: start counting.
     pub go: AtomicU32,
     /// The parent's clock when it said "go", and each helper's when it finished
     /// (CLOCK_MONOTONIC nanoseconds, the same clock in every process).
