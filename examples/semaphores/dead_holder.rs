@@ -8,11 +8,11 @@ use anyhow::{bail, Result};
 use raw_sync::locks::{LockImpl, LockInit, Mutex};
 use shared_memory::Shmem;
 use shmbook::helper::{self, Helper};
-use shmbook::locks::lock_within;
+use shmbook::locks::{check_raw_sync_mutex, lock_within};
 use shmbook::sync::SyncContext;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
-use crate::pmutex::{check, PMutex};
+use crate::pmutex::{check, Kind, PMutex};
 use crate::segment::{self, object, shared, Object};
 
 // ANCHOR: dead_holder
@@ -56,7 +56,7 @@ fn robust(shmem: &Shmem) -> Result<()> {
     let s = shared(shmem);
     // SAFETY: the raw_sync mutex there is abandoned (its holder is dead, and it needs
     // no destroy on Linux); we initialize a new mutex over it, nobody else runs.
-    let mutex = unsafe { PMutex::init(object(shmem), crate::pmutex::Kind::Robust)? };
+    let mutex = unsafe { PMutex::init(object(shmem), Kind::Robust)? };
     segment::publish(shmem, Object::Robust);
     kill_holder(shmem, "robust")?;
     let deadline = shmbook::locks::deadline(Duration::from_millis(500));
@@ -99,15 +99,19 @@ pub fn hold(name: &str) -> Result<()> {
     let (s, at) = (shared(&shmem), object(&shmem));
     let _raw_guard;
     if lock == Object::RawMutex {
-        // SAFETY: the header says the parent created a raw_sync mutex there.
-        let (mutex, _) = unsafe { Mutex::from_existing(at, std::ptr::null_mut()) }
-            .sync_context("attaching to the mutex")?;
+        // SAFETY: the header says the parent created a raw_sync mutex there, and its
+        // kind is checked before raw_sync uses it.
+        let (mutex, _) = unsafe {
+            check_raw_sync_mutex(at)?;
+            Mutex::from_existing(at, std::ptr::null_mut())
+        }
+        .sync_context("attaching to the mutex")?;
         // Leak the handle: the guard below borrows it until we are killed.
         let mutex: &'static dyn LockImpl = Box::leak(mutex);
         _raw_guard = lock_within(mutex, PROCESS_TIMEOUT, "the mutex")?;
     } else {
-        // SAFETY: the header says the parent initialized a robust PMutex there.
-        let mutex = unsafe { PMutex::attach(at) };
+        // SAFETY: the header says the parent set up a robust PMutex there (kind checked).
+        let mutex = unsafe { PMutex::open(at, Kind::Robust)? };
         check("pthread_mutex_lock", mutex.lock())?;
         s.data.store(1, Ordering::Release); // "half-way through an update"
     }

@@ -8,6 +8,7 @@ use anyhow::Result;
 use raw_sync::events::{Event, EventInit, EventState};
 use raw_sync::Timeout;
 use shmbook::helper::Helper;
+use shmbook::locks::check_raw_sync_mutex;
 use shmbook::sync::SyncContext;
 use shmbook::PROCESS_TIMEOUT;
 
@@ -38,9 +39,13 @@ pub fn event() -> Result<()> {
 pub fn consumer(name: &str) -> Result<()> {
     let shmem = segment::open(name, Object::Event)?;
     let s = shared(&shmem);
-    // SAFETY: the header says the parent created the event there before starting us.
-    let (ready, _) =
-        unsafe { Event::from_existing(object(&shmem)) }.sync_context("attaching to the event")?;
+    // SAFETY: the header says the parent created the event there before starting us;
+    // the kind of the mutex it starts with is checked before raw_sync uses it.
+    let (ready, _) = unsafe {
+        check_raw_sync_mutex(object(&shmem))?;
+        Event::from_existing(object(&shmem))
+    }
+    .sync_context("attaching to the event")?;
     attach_and_wait_for_go(s)?;
     let start = Instant::now();
     // Whole seconds: raw_sync computes those deadlines correctly (see timeout-bug).

@@ -55,8 +55,9 @@ pub fn unlock_other() -> Result<()> {
 
 pub fn unlock_unowned(name: &str) -> Result<()> {
     let shmem = open(name, Object::ErrorCheck)?;
-    // SAFETY: the header says the parent set up an error-checking mutex there.
-    let mutex = unsafe { PMutex::attach(object(&shmem)) };
+    // SAFETY: the header says the parent set up an error-checking mutex there (kind
+    // checked by `PMutex::open`).
+    let mutex = unsafe { PMutex::open(object(&shmem), Kind::ErrorCheck)? };
     let rc = mutex.unlock();
     println!(
         "helper: pthread_mutex_unlock on the parent's mutex: {}",

@@ -15,7 +15,6 @@ pub enum Kind {
     /// PTHREAD_MUTEX_ERRORCHECK: misuse returns an error instead of undefined behaviour.
     ErrorCheck,
     /// PTHREAD_MUTEX_ROBUST: if the holder dies, the next locker is told (EOWNERDEAD).
-    #[cfg(target_os = "linux")]
     Robust,
 }
 
@@ -37,6 +36,8 @@ impl Kind {
                     "pthread_mutexattr_setrobust",
                     libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
                 ),
+                #[cfg(not(target_os = "linux"))]
+                Kind::Robust => bail!("robust mutexes: not supported on this system"),
             }
         }
     }
@@ -77,6 +78,25 @@ impl PMutex {
     /// `init` must have returned for this address, and the segment stays mapped.
     pub unsafe fn attach(at: *mut u8) -> PMutex {
         PMutex(at.cast())
+    }
+
+    /// [`PMutex::attach`], after checking that the bytes at `at` hold a mutex of `kind`
+    /// (see `shmbook::locks::same_mutex_kind`).
+    ///
+    /// # Safety
+    /// `at` must be 8-aligned with room for a `pthread_mutex_t`, and stay mapped.
+    pub unsafe fn open(at: *mut u8, kind: Kind) -> Result<PMutex> {
+        let mut reference = [0u64; 16]; // 128 bytes, room for any pthread_mutex_t
+        let base: *mut u8 = reference.as_mut_ptr().cast();
+        // SAFETY: `base` is our own aligned memory, larger than a pthread_mutex_t.
+        let mine = unsafe { PMutex::init(base, kind)? };
+        // SAFETY: `at` is aligned and mapped (the caller's promise), `base` initialized.
+        let same = unsafe { shmbook::locks::same_mutex_kind(at, base) };
+        // SAFETY: nobody but this function ever saw the reference mutex.
+        unsafe { mine.destroy() };
+        same?;
+        // SAFETY: the kind matches that of a mutex `init` made.
+        Ok(unsafe { PMutex::attach(at) })
     }
 
     /// pthread_mutex_lock / unlock return an error number: 0 means success.

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 use raw_sync::locks::{LockInit, Mutex};
+use shmbook::locks::check_raw_sync_mutex;
 use shmbook::semaphore::Semaphore;
 use shmbook::semaphores::body;
 use shmbook::sync::SyncContext;
@@ -74,9 +75,13 @@ fn add_unlocked(v: Variant, c: &AtomicU64, n: u64) {
 /// The variants with a lock, which the parent set up in the body at `base`.
 fn add_locked(v: Variant, c: &AtomicU64, base: *mut u8, n: u64) -> Result<()> {
     if v == Variant::Mutex {
-        // SAFETY: the header says the parent set up the mutex at MUTEX_AT.
-        let (mutex, _) = unsafe { Mutex::from_existing(base.add(MUTEX_AT), base) }
-            .sync_context("attaching to the mutex")?;
+        // SAFETY: the header says the parent set up the mutex at MUTEX_AT; its kind is
+        // checked before raw_sync uses it.
+        let (mutex, _) = unsafe {
+            check_raw_sync_mutex(base.add(MUTEX_AT))?;
+            Mutex::from_existing(base.add(MUTEX_AT), base)
+        }
+        .sync_context("attaching to the mutex")?;
         for _ in 0..n {
             let _guard = mutex.lock().sync_context("locking the mutex")?;
             add_one(c); // under the lock, the two steps are enough
