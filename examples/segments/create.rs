@@ -39,9 +39,14 @@ pub fn get(shmem: &Shmem, at: usize) -> String {
 // ANCHOR: create
 pub fn run(size: usize) -> Result<()> {
     let name = names::unique("segments");
-    let mut shmem = cleanup::segment(&name, || ShmemConf::new().size(size).os_id(&name).create())
-        .map_err(os::explain)
-        .with_context(|| format!("creating {name}"))?;
+    // The guard removes the name on Ctrl-C or an early `?`. It holds the Shmem in an
+    // Option, so that the end can show what the owner's drop does on its own.
+    let mut guard = cleanup::segment(&name, || {
+        ShmemConf::new().size(size).os_id(&name).create().map(Some)
+    })
+    .map_err(os::explain)
+    .with_context(|| format!("creating {name}"))?;
+    let mut shmem = guard.take().expect("create returned the Shmem");
     println!("creator: created {name}, {} bytes", shmem.len());
 
     put(&mut shmem, 0, "hello from the creator")?;
@@ -50,7 +55,7 @@ pub fn run(size: usize) -> Result<()> {
     Helper::spawn("_answer", &[&name])?.wait_ok(PROCESS_TIMEOUT)?;
 
     println!("creator: read \"{}\"", get(&shmem, FIELD));
-    drop(shmem.keep()); // the owner's drop unmaps the segment and removes its name
+    drop(shmem); // the owner's drop unmaps the segment and removes its name
     let exists = yes_no(os::shm_exists(&name)?);
     println!("creator: dropped the owner's Shmem; {name} exists: {exists}");
     Ok(())

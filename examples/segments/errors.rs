@@ -52,7 +52,7 @@ pub fn open_early(name: &str, retry: bool) -> Result<()> {
     let counted = || attempt().inspect_err(|_| failures += 1);
     let shmem = wait::retry_while(PROCESS_TIMEOUT, counted, os::is_transient)
         .map_err(os::explain)
-        .with_context(|| format!("opening {name}, retrying for up to 20 s"))?;
+        .with_context(|| format!("opening {name}, retried while missing or unsized"))?;
     println!(
         "helper:  opened after {failures} failed attempts: {} bytes",
         shmem.len()

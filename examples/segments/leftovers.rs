@@ -1,5 +1,7 @@
 //! A segment that outlives its creator: leave one, look at it, open it, remove it.
 
+use std::io::ErrorKind;
+
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use shared_memory::ShmemConf;
@@ -34,7 +36,11 @@ pub fn leave_unsized(name: &str) -> Result<()> {
 /// Looks at `name` without mapping it and without ever blocking: a FIFO or a directory
 /// put there is an error, not a segment (`os::shm_stat`).
 fn look(name: &str) -> Result<Option<SegmentStat>> {
-    os::shm_stat(name).with_context(|| format!("looking at {name}"))
+    match os::shm_stat(name) {
+        // The error says what the name is instead ("NAME is a FIFO, not a ...").
+        Err(e) if e.kind() == ErrorKind::InvalidData => Err(e.into()),
+        other => other.with_context(|| format!("looking at {name}")),
+    }
 }
 
 pub fn exists(name: &str) -> Result<()> {
@@ -44,7 +50,7 @@ pub fn exists(name: &str) -> Result<()> {
             return Ok(());
         }
         // A FIFO, a directory: the error says what it is instead.
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+        Err(e) if e.kind() == ErrorKind::InvalidData => {
             println!("{e}");
             return Ok(());
         }

@@ -1,8 +1,10 @@
 //! Names: random and chosen ones, what a collision does, and file links.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Context, Result};
 use shared_memory::{ShmemConf, ShmemError};
-use shmbook::cleanup::{self, Resource};
+use shmbook::cleanup::{self, Resource, Tracked};
 use shmbook::{names, os};
 
 use crate::create::yes_no;
@@ -11,7 +13,8 @@ use crate::create::yes_no;
 pub fn run() -> Result<()> {
     // Without os_id, shared_memory picks a random name and retries on a collision.
     let random = ShmemConf::new().size(64).create().map_err(os::explain)?;
-    let _removed_on_ctrl_c = cleanup::adopt(Resource::Segment(random.get_os_id().into()));
+    // Registered once its name is known: a signal just before this line would leak it.
+    let _guard = cleanup::adopt(Resource::Segment(random.get_os_id().into()));
     println!("random name:  {}", random.get_os_id());
 
     let chosen = names::unique("segments");
@@ -42,12 +45,12 @@ pub fn run() -> Result<()> {
 
 // ANCHOR: flink
 pub fn flink() -> Result<()> {
-    let link = std::env::temp_dir().join(format!("shmbook-flink-{}", std::process::id()));
+    let (_dir, dir) = private_dir()?; // removed with what it holds, on Ctrl-C too
+    let link = dir.join("link");
     let name = names::unique("segments");
     let conf = || ShmemConf::new().size(4096).os_id(&name).flink(&link);
-    // The link file is registered as it is made; the segment right after.
-    let shmem = cleanup::file(&link, || conf().create()).map_err(os::explain)?;
-    let _segment = cleanup::adopt(Resource::Segment(name.clone()));
+    let mut guard = cleanup::segment(&name, || conf().create().map(Some)).map_err(os::explain)?;
+    let shmem = guard.take().expect("create returned the Shmem");
     println!("created {name} with a file link");
     let inside = std::fs::read_to_string(&link).context("reading the link file")?;
     println!(
@@ -68,7 +71,7 @@ pub fn flink() -> Result<()> {
         Err(e) => bail!("expected LinkExists, got {e}"),
         Ok(_) => bail!("a second create with the same link succeeded"),
     }
-    drop(shmem.keep()); // the owner's drop alone: no guard removes the link file now
+    drop(shmem); // the owner's drop
     println!(
         "after the owner's drop the link file exists: {}",
         yes_no(link.exists())
@@ -76,3 +79,12 @@ pub fn flink() -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: flink
+
+/// A new directory for this run's link file, `/tmp/shmbook-flink-PID`; its guard removes
+/// it with everything in it. A directory already there is an error, and is left alone.
+fn private_dir() -> Result<(Tracked<()>, PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("shmbook-flink-{}", std::process::id()));
+    let guard = cleanup::create(Resource::Dir(dir.clone()), || std::fs::create_dir(&dir))
+        .with_context(|| format!("creating the directory {}", dir.display()))?;
+    Ok((guard, dir))
+}
