@@ -44,33 +44,26 @@ fn look(name: &str) -> Result<Option<SegmentStat>> {
 }
 
 pub fn exists(name: &str) -> Result<()> {
-    let stat = match os::shm_stat(name) {
+    match os::shm_stat(name) {
+        Ok(None) => println!("{name} does not exist"),
+        Ok(Some(st)) => {
+            let whose = if st.uid == os::uid() {
+                "this user"
+            } else {
+                "another user"
+            };
+            let (size, mode) = (st.size, st.mode);
+            println!("{name} exists: {size} bytes, mode {mode:04o}, owned by {whose}");
+            if cfg!(target_os = "linux") {
+                println!("on Linux it is the file /dev/shm{name}");
+            }
+        }
         Err(e) if e.raw_os_error() == Some(Errno::EACCES as i32) => {
-            println!("{name} exists, but this user may not open it (EACCES)");
-            return Ok(());
+            println!("{name} exists, but this user may not open it (EACCES)")
         }
-        // A FIFO, a directory: the error says what it is instead.
-        Err(e) if e.kind() == ErrorKind::InvalidData => {
-            println!("{e}");
-            return Ok(());
-        }
-        other => other.with_context(|| format!("looking at {name}"))?,
-    };
-    let Some(st) = stat else {
-        println!("{name} does not exist");
-        return Ok(());
-    };
-    let whose = if st.uid == os::uid() {
-        "this user"
-    } else {
-        "another user"
-    };
-    println!(
-        "{name} exists: {} bytes, mode {:04o}, owned by {whose}",
-        st.size, st.mode
-    );
-    if cfg!(target_os = "linux") {
-        println!("on Linux it is the file /dev/shm{name}");
+        // A FIFO, a directory: the error says what the name is instead.
+        Err(e) if e.kind() == ErrorKind::InvalidData => println!("{e}"),
+        Err(e) => return Err(e).with_context(|| format!("looking at {name}")),
     }
     Ok(())
 }
