@@ -15,9 +15,10 @@ use crate::threads::as_atomics;
 pub fn run() -> Result<()> {
     let name = names::unique("segments");
     let owner = Helper::spawn("_own", &[&name])?;
-    wait_until_ready(&name)?; // bounded: the helper has created the segment
-                              // From now on this process removes the name, whatever happens below (but only
-                              // while the name still points at the helper's segment).
+    wait_until_ready(&name)?; // bounded
+
+    // The helper has made the segment: from now on this process removes the name,
+    // whatever happens below (but only while it points at the helper's segment).
     let guard = cleanup::adopt(Resource::Segment(name.clone()));
 
     let status = owner.kill()?;

@@ -13,7 +13,7 @@ use crate::create::yes_no;
 pub fn run() -> Result<()> {
     // Without os_id, shared_memory picks a random name and retries on a collision.
     let random = ShmemConf::new().size(64).create().map_err(os::explain)?;
-    // Registered once its name is known: a signal just before this line would leak it.
+    // Registered once its name is known: a signal during the create above leaks it.
     let _guard = cleanup::adopt(Resource::Segment(random.get_os_id().into()));
     println!("random name:  {}", random.get_os_id());
 
