@@ -342,6 +342,7 @@ pub fn install(program: &'static str) {
     }
     std::thread::spawn(move || {
         SIGNAL_THREAD.with(|c| c.set(true));
+        // ANCHOR: signal_thread
         let Some(signal) = signals.forever().next() else {
             return;
         };
@@ -360,6 +361,7 @@ pub fn install(program: &'static str) {
                 }
             }
         }
+        // ANCHOR_END: signal_thread
         let removed = if counts.is_empty() {
             "nothing to remove".to_string()
         } else {
@@ -370,9 +372,11 @@ pub fn install(program: &'static str) {
             format!("removed {} it had made", parts.join(", "))
         };
         let name = Signal::try_from(signal).map_or("a signal", |s| s.as_str());
+        // ANCHOR: die_by_signal
         eprintln!("{program}: interrupted by {name}; {removed}");
         // Now die by the signal itself: default action restored, signal raised again.
         let _ = signal_hook::low_level::emulate_default_handler(signal);
+        // ANCHOR_END: die_by_signal
         // Not reached for these three signals; should it be, end the process anyway.
         std::process::exit(128 + signal);
     });
