@@ -266,6 +266,31 @@ pub fn create<T, E>(
     })
 }
 
+/// Like [`create`], for a resource whose name is known only once it exists (a segment
+/// that `shared_memory` names at random): `name_of` reads it from what `create` returned,
+/// and both happen under the registry's lock, so a signal cannot fall between them.
+pub fn create_then<T, E>(
+    create: impl FnOnce() -> Result<T, E>,
+    name_of: impl FnOnce(&T) -> Resource,
+) -> Result<Tracked<T>, E> {
+    let mut reg = registry();
+    let value = create()?;
+    let resource = name_of(&value);
+    let inode = resource.inode();
+    let id = reg.next;
+    reg.next += 1;
+    reg.entries.push(Entry {
+        id,
+        resource: resource.clone(),
+        inode,
+    });
+    Ok(Tracked {
+        value: Some(value),
+        id: Some(id),
+        resource,
+    })
+}
+
 /// [`create`] for a shared-memory segment called `name`.
 pub fn segment<T, E>(name: &str, create: impl FnOnce() -> Result<T, E>) -> Result<Tracked<T>, E> {
     self::create(Resource::Segment(name.to_string()), create)

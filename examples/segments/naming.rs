@@ -12,9 +12,12 @@ use crate::create::yes_no;
 // ANCHOR: names
 pub fn run() -> Result<()> {
     // Without os_id, shared_memory picks a random name and retries on a collision.
-    let random = ShmemConf::new().size(64).create().map_err(os::explain)?;
-    // Registered once its name is known: a signal during the create above leaks it.
-    let _guard = cleanup::adopt(Resource::Segment(random.get_os_id().into()));
+    // Its name is known only once it exists: registered in the same step.
+    let random = cleanup::create_then(
+        || ShmemConf::new().size(64).create(),
+        |shmem| Resource::Segment(shmem.get_os_id().into()),
+    )
+    .map_err(os::explain)?;
     println!("random name:  {}", random.get_os_id());
 
     let chosen = names::unique("segments");
