@@ -31,6 +31,7 @@ pub mod os;
 pub mod process;
 pub mod python;
 pub mod semaphore;
+pub mod sizing;
 pub mod sync;
 pub mod wait;
 
