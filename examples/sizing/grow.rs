@@ -104,8 +104,10 @@ pub fn follow(old_name: &str) -> Result<()> {
 /// The segment name in a zero-padded field, checked like a name the reader typed.
 fn name_in(field: &[u8]) -> Result<String> {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    let word = std::str::from_utf8(&field[..end])
-        .map_err(|_| anyhow::anyhow!("the note's name is not text: {:?}", field.escape_ascii()))?;
+    let field = &field[..end];
+    let word = std::str::from_utf8(field).map_err(|_| {
+        anyhow::anyhow!("the note's name is not text: \"{}\"", field.escape_ascii())
+    })?;
     names::check(word).map_err(anyhow::Error::msg)
 }
 

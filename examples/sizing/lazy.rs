@@ -38,7 +38,7 @@ pub fn run(pages: usize) -> Result<()> {
 /// and reading pages the first process already touched adds nothing to /dev/shm.
 pub fn resident(name: &str) -> Result<()> {
     let page = os::page_size();
-    let shmem = sizing::open(name)?; // len() >= 1: mmap refuses an empty segment
+    let shmem = open_as_made(name)?; // 1 to 65536 pages, as `run` makes it
     let base = shmem.as_ptr();
     let here = || resident_pages(base, page);
     println!("helper: mapped it; resident pages here: {}", here()?);
@@ -63,10 +63,25 @@ pub fn resident(name: &str) -> Result<()> {
 }
 // ANCHOR_END: resident
 
+/// The most pages `lazy --pages` accepts.
+const MAX_PAGES: u64 = 65536;
+
+/// Opens the segment `name` for the helper, which reads a quarter of its pages: a
+/// segment larger than `run` makes is refused, since reading the holes of a huge sparse
+/// segment would allocate them.
+fn open_as_made(name: &str) -> Result<shared_memory::Shmem> {
+    let shmem = sizing::open(name)?; // len() >= 1: mmap refuses an empty segment
+    let pages = shmem.len().div_ceil(os::page_size()) as u64;
+    if pages > MAX_PAGES {
+        bail!("{name} has {pages} pages; `lazy` makes at most {MAX_PAGES}");
+    }
+    Ok(shmem)
+}
+
 /// `--pages`: 64 to 65536, and the quarter of them that `lazy` touches must fit in the
 /// free space of /dev/shm, so that the run is refused before it allocates anything.
 pub fn pages(word: &str) -> Result<usize, String> {
-    let pages = cli::count(64, 65536)(word)? as usize;
+    let pages = cli::count(64, MAX_PAGES)(word)? as usize;
     let touched = (pages / 4 * os::page_size()) as u64;
     match sizing::dev_shm_space() {
         Ok((_, free)) if touched > free => Err(format!(
