@@ -75,8 +75,8 @@ fn move_to(old: &Shmem, size: usize) -> Result<Tracked<Shmem>> {
 pub fn follow(old_name: &str) -> Result<()> {
     let old = sizing::open(old_name)?;
     let old_len = old.len();
-    if old_len < NOTE {
-        bail!("{old_name} has {old_len} bytes: too small to hold the note");
+    if !(NOTE..=OLD_MAX).contains(&old_len) {
+        bail!("{old_name} has {old_len} bytes: not an old segment of `grow`");
     }
     println!("helper:  opened the old segment: {old_len} bytes");
     flag(&old, OPENED).store(1, Ordering::Release);
@@ -100,6 +100,10 @@ pub fn follow(old_name: &str) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: follow
+
+/// The largest old segment the helper follows: `grow` makes one of a page; reading a
+/// huge sparse one would allocate its holes.
+const OLD_MAX: usize = 1 << 20;
 
 /// The segment name in a zero-padded field, checked like a name the reader typed.
 fn name_in(field: &[u8]) -> Result<String> {
