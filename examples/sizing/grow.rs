@@ -58,9 +58,9 @@ fn move_to(old: &Shmem, size: usize) -> Result<Tracked<Shmem>> {
     let mut new = sizing::segment(size)?;
     // SAFETY: the new segment is not known to anyone yet; the old one is only read.
     unsafe { new.as_slice_mut()[..old.len()].copy_from_slice(old.as_slice()) };
-    let name = new.get_os_id().as_bytes(); // at most 31 bytes: NAME holds it
-                                           // SAFETY: NAME is inside the mapping and still zero; the helper reads it only
-                                           // after it sees the Release store below.
+    let name = new.get_os_id().as_bytes();
+    // SAFETY: NAME is inside the mapping, still zero, and holds any name (at most 31
+    // bytes); the helper reads it only after it sees the Release store below.
     unsafe {
         old.as_ptr()
             .add(NAME.start)

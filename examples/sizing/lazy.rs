@@ -1,7 +1,7 @@
 //! Section "Memory is taken lazily": pages are allocated as processes touch them, and a
 //! second process maps the same pages instead of copies.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use shmbook::helper::Helper;
 use shmbook::{cli, os, sizing, PROCESS_TIMEOUT};
 
@@ -58,7 +58,8 @@ pub fn resident(name: &str) -> Result<()> {
     }
     let in_shm = reserved_bytes(name)? as usize / page;
     let here = here()?;
-    println!("helper: read those {quarter} pages (sum {sum}); resident pages here: {here}; in /dev/shm: {in_shm}");
+    print!("helper: read those {quarter} pages (sum {sum}); ");
+    println!("resident pages here: {here}; in /dev/shm: {in_shm}");
     Ok(())
 }
 // ANCHOR_END: resident
@@ -96,6 +97,7 @@ pub fn pages(word: &str) -> Result<usize, String> {
 /// from the `Rss:` line of its entry in /proc/self/smaps (in kB).
 #[cfg(target_os = "linux")]
 fn resident_pages(start: *const u8, page: usize) -> Result<usize> {
+    use anyhow::Context;
     let smaps = std::fs::read_to_string("/proc/self/smaps").context("reading /proc/self/smaps")?;
     let header = format!("{:x}-", start as usize);
     let mut in_entry = false;
