@@ -32,6 +32,7 @@ pub mod process;
 pub mod python;
 pub mod semaphore;
 pub mod semaphores;
+pub mod sizing;
 pub mod sync;
 pub mod wait;
 
