@@ -21,15 +21,11 @@ use raw_sync::Timeout;
 /// The absolute `CLOCK_REALTIME` time `timeout` from now, normalized
 /// (`0 <= tv_nsec < 1_000_000_000`), as `sem_timedwait` and `pthread_*_timedlock` need.
 pub fn deadline(timeout: Duration) -> libc::timespec {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec; CLOCK_REALTIME always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
-    let nanos = now.tv_nsec as u64 + u64::from(timeout.subsec_nanos());
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+        .expect("CLOCK_REALTIME always exists");
+    let nanos = now.tv_nsec() as u64 + u64::from(timeout.subsec_nanos());
     libc::timespec {
-        tv_sec: now.tv_sec + (timeout.as_secs() + nanos / 1_000_000_000) as libc::time_t,
+        tv_sec: now.tv_sec() + (timeout.as_secs() + nanos / 1_000_000_000) as libc::time_t,
         tv_nsec: (nanos % 1_000_000_000) as _,
     }
 }

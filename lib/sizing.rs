@@ -97,44 +97,24 @@ pub fn private_dev_shm(bytes: usize) -> Result<()> {
     if os::uid() != 0 {
         bail!("this part needs root: it mounts a private tmpfs over /dev/shm");
     }
-    // SAFETY: unshare(CLONE_NEWNS) gives this process its own copy of the mount table;
-    // it changes no memory, and other processes keep theirs.
-    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        bail!(
-            "cannot make a private /dev/shm here (unshare: {})",
-            std::io::Error::last_os_error()
-        );
-    }
-    let opts = std::ffi::CString::new(format!("size={bytes}"))?;
-    // SAFETY: every pointer is a NUL-terminated string or null, as mount(2) expects,
-    // and lives across the call. The first call stops mounts from propagating out of
-    // the new namespace; the second mounts over /dev/shm inside it only.
-    let rc = unsafe {
-        let private = libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        );
-        if private != 0 {
-            private
-        } else {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                c"/dev/shm".as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                opts.as_ptr().cast(),
+    use nix::mount::{mount, MsFlags};
+    // A copy of the mount table of our own; other processes keep theirs.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| anyhow::anyhow!("cannot make a private /dev/shm here (unshare: {e})"))?;
+    // Stop mounts from propagating out of the new namespace, then mount over /dev/shm
+    // inside it only.
+    let none: Option<&str> = None;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+        .and_then(|()| {
+            mount(
+                Some("tmpfs"),
+                "/dev/shm",
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(format!("size={bytes}").as_str()),
             )
-        }
-    };
-    if rc != 0 {
-        bail!(
-            "mounting a private tmpfs: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+        })
+        .map_err(|e| anyhow::anyhow!("mounting a private tmpfs: {e}"))?;
     Ok(())
 }
 

@@ -129,14 +129,9 @@ fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
 
 /// CLOCK_MONOTONIC in nanoseconds: unlike `Instant`, comparable between processes.
 pub fn now_ns() -> u64 {
-    // (libc, not nix: the book's nix is built without its "time" feature.)
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC always exists");
+    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
 }
 
 /// Times every variant (or `only`) and prints one line for each.
