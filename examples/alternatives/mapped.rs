@@ -195,9 +195,10 @@ fn write_payload(region: &Region, data: &[f64]) -> Result<()> {
 /// says so. Raising `ack` at once is honest: no byte needs to be copied.
 fn consume_in_place(region: &Region, rounds: u32) -> Result<()> {
     let bytes = region.announced()?;
+    let room = region.payload_len();
     ensure!(
-        bytes <= region.payload_len(),
-        "the mapping is shorter than announced"
+        bytes <= room,
+        "{bytes} bytes announced; the mapping has room for {room}"
     );
     prefault_read(region.payload(), bytes);
     consume(region.control(), rounds, |_| {
