@@ -10,75 +10,54 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 use mpi::traits::*;
-use shmbook::cli::{Bytes, FromArg};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use shmbook::measure::{
     checksum, duration_text, make_array, match_text, rate_text, size_text, warn_if_debug,
 };
-use shmbook::{os, PROCESS_TIMEOUT};
+use shmbook::process::{describe, Child};
+use shmbook::{cli, os, PROCESS_TIMEOUT};
 
-const USAGE: &str = "usage: cargo run -p alternatives-mpi -- [--size BYTES] [--rounds N] [--n N]";
-
+/// Move the chapter's array and an 8-byte message between two MPI ranks.
+#[derive(Parser)]
+#[command(
+    name = "alternatives-mpi",
+    bin_name = "cargo run -q -p alternatives-mpi --"
+)]
 struct Options {
+    /// The array's size in bytes, a multiple of 8 (4 KiB to 1 GiB)
+    #[arg(long, default_value = "4MiB", value_parser = array_size)]
     size: usize,
+    /// Rounds; the fastest counts (1 to 1000)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     rounds: u32,
+    /// Round trips of the 8-byte message (1 to 10000000)
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     n: u32,
 }
 
-fn main() -> ExitCode {
-    let words: Vec<String> = std::env::args().skip(1).collect();
-    if words.iter().any(|w| w == "--help" || w == "-h") {
-        println!("alternatives-mpi: move the chapter's array and an 8-byte message between two MPI ranks");
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
+/// `--size`: 4 KiB to 1 GiB, a whole number of `f64` (as in the `alternatives` example).
+fn array_size(word: &str) -> Result<usize, String> {
+    let size = cli::bytes(4096, 1 << 30)(word)?;
+    if !size.is_multiple_of(8) {
+        return Err(format!("{word} is not a multiple of 8 bytes (one f64)"));
     }
-    let options = match parse(&words) {
-        Ok(o) => o,
-        Err(what) => {
-            eprintln!("alternatives-mpi: {what}; {USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = if launched_by_mpirun() {
-        ranks(&options)
-    } else {
-        launch(&words)
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    Ok(size)
 }
 
-fn parse(words: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        size: 4 << 20,
-        rounds: 3,
-        n: 1000,
-    };
-    let mut rest = words.iter();
-    while let Some(flag) = rest.next() {
-        let value = match flag.as_str() {
-            "--size" | "--rounds" | "--n" => rest.next().ok_or(format!("{flag} needs a value"))?,
-            other => return Err(format!("unknown option '{other}'")),
+fn main() -> ExitCode {
+    if launched_by_mpirun() {
+        // A rank: the launcher checked the arguments already.
+        return match ranks(&Options::parse()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
         };
-        let bad = |why: String| format!("{flag}: {why}");
-        match flag.as_str() {
-            "--size" => o.size = Bytes::from_arg(value).map_err(bad)?.0,
-            "--rounds" => o.rounds = u32::from_arg(value).map_err(bad)?,
-            _ => o.n = u32::from_arg(value).map_err(bad)?,
-        }
     }
-    if o.size < 4096 || !o.size.is_multiple_of(8) {
-        return Err("--size must be a multiple of 8 bytes, at least 4096".into());
-    }
-    if o.rounds == 0 || o.n == 0 {
-        return Err("--rounds and --n must be at least 1".into());
-    }
-    Ok(o)
+    cli::run("alternatives-mpi", |_: Options| {
+        launch(std::env::args_os().skip(1))
+    })
 }
 
 // ANCHOR: launch
@@ -90,8 +69,11 @@ fn launched_by_mpirun() -> bool {
         .any(|v| std::env::var_os(v).is_some())
 }
 
-/// Runs `mpirun -n 2 THIS-PROGRAM ARGS`, at most `2 × PROCESS_TIMEOUT`.
-fn launch(args: &[String]) -> Result<ExitCode> {
+/// Runs `mpirun -n 2 THIS-PROGRAM ARGS` in a process group of its own, at most
+/// `2 × PROCESS_TIMEOUT`; then nothing of the group (mpirun, its proxy, the ranks) is
+/// left. A `shmbook::process::Child`: Ctrl-C stops it too.
+fn launch(args: impl Iterator<Item = std::ffi::OsString>) -> Result<()> {
+    use std::os::unix::process::CommandExt;
     let Some(mpirun) = os::find_program("mpirun") else {
         bail!(
             "no mpirun on PATH: install MPI (Debian, Ubuntu: apt-get install mpich \
@@ -105,61 +87,37 @@ fn launch(args: &[String]) -> Result<ExitCode> {
         // Open MPI refuses to run as root unless told twice (MPICH ignores these):
         // the same as `mpirun --allow-run-as-root`.
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    let mut launcher = Group::spawn(cmd)?;
-    let limit = 2 * PROCESS_TIMEOUT;
-    let start = Instant::now();
-    loop {
-        if let Some(status) = launcher.child.try_wait()? {
-            return Ok(ExitCode::from(status.code().unwrap_or(1) as u8));
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .process_group(0);
+    let mut launcher = Child::spawn(&mut cmd).context("starting mpirun")?;
+    let group = Pid::from_raw(launcher.id() as i32);
+    let deadline = Instant::now() + 2 * PROCESS_TIMEOUT;
+    let status = loop {
+        if let Some(status) = launcher.try_wait()? {
+            break Some(status);
         }
-        if start.elapsed() > limit {
-            bail!(
-                "mpirun did not finish within {} s; killed it and its ranks",
-                limit.as_secs()
-            );
+        if Instant::now() >= deadline {
+            break None;
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// The launcher in a process group of its own, so that the whole group — mpirun, its
-/// proxy and the ranks — can be killed at once when the time is up or on an early exit.
-struct Group {
-    child: std::process::Child,
-}
-
-impl Group {
-    fn spawn(mut cmd: Command) -> Result<Group> {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-        shmbook::helper::die_with_parent(&mut cmd);
-        Ok(Group {
-            child: cmd.spawn().context("starting mpirun")?,
-        })
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            // SAFETY: kill(2) touches no memory; the negative id names the process
-            // group made for mpirun, whose leader we have not reaped yet.
-            unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
-            let _ = self.child.wait();
-        }
+    };
+    let _ = killpg(group, Signal::SIGKILL); // an empty group is fine (ESRCH)
+    match status {
+        Some(s) if s.success() => Ok(()),
+        Some(s) => bail!("mpirun ended with {}", describe(s)),
+        None => bail!(
+            "mpirun did not finish within {} s; killed it and its ranks",
+            2 * PROCESS_TIMEOUT.as_secs()
+        ),
     }
 }
 // ANCHOR_END: launch
 
 // ANCHOR: ranks
-fn ranks(o: &Options) -> Result<ExitCode> {
+fn ranks(o: &Options) -> Result<()> {
+    // If the launcher's proxy that started this rank dies, the rank is killed too.
     #[cfg(target_os = "linux")]
-    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag of this process: if the
-    // launcher's proxy that started this rank dies, the rank is killed too.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-    }
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
     let universe = mpi::initialize().context("MPI was initialized already")?;
     let world = universe.world();
     if world.size() != 2 {
@@ -177,7 +135,7 @@ fn ranks(o: &Options) -> Result<ExitCode> {
         eprintln!("error in rank {}: {e:#}", world.rank());
         world.abort(1); // ends the other rank too, instead of leaving it waiting
     }
-    result.map(|()| ExitCode::SUCCESS)
+    result
 }
 
 fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
