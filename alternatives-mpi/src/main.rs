@@ -9,7 +9,7 @@
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
 use mpi::traits::*;
 use nix::sys::signal::{killpg, Signal};
@@ -60,6 +60,10 @@ fn main() -> ExitCode {
     })
 }
 
+/// What to do without a launcher to run.
+const NO_MPIRUN: &str = "no mpirun on PATH: install MPI (Debian, Ubuntu: apt-get install \
+mpich libmpich-dev libclang-dev; macOS: brew install mpich)";
+
 // ANCHOR: launch
 /// True inside a process that an MPI launcher started: MPICH's Hydra sets `PMI_RANK`,
 /// Open MPI sets `OMPI_COMM_WORLD_RANK`, PMIx-based launchers set `PMIX_RANK`.
@@ -69,17 +73,12 @@ fn launched_by_mpirun() -> bool {
         .any(|v| std::env::var_os(v).is_some())
 }
 
-/// Runs `mpirun -n 2 THIS-PROGRAM ARGS` in a process group of its own, at most
+/// Runs `mpirun -n 2 THIS-PROGRAM ARGS` in a process group of its own, for at most
 /// `2 × PROCESS_TIMEOUT`; then nothing of the group (mpirun, its proxy, the ranks) is
 /// left. A `shmbook::process::Child`: Ctrl-C stops it too.
 fn launch(args: impl Iterator<Item = std::ffi::OsString>) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let Some(mpirun) = os::find_program("mpirun") else {
-        bail!(
-            "no mpirun on PATH: install MPI (Debian, Ubuntu: apt-get install mpich \
-             libmpich-dev libclang-dev; macOS: brew install mpich)"
-        );
-    };
+    let mpirun = os::find_program("mpirun").context(NO_MPIRUN)?;
     let mut cmd = Command::new(mpirun);
     cmd.args(["-n", "2"])
         .arg(std::env::current_exe().context("finding this program")?)
@@ -91,24 +90,12 @@ fn launch(args: impl Iterator<Item = std::ffi::OsString>) -> Result<()> {
         .process_group(0);
     let mut launcher = Child::spawn(&mut cmd).context("starting mpirun")?;
     let group = Pid::from_raw(launcher.id() as i32);
-    let deadline = Instant::now() + 2 * PROCESS_TIMEOUT;
-    let status = loop {
-        if let Some(status) = launcher.try_wait()? {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let _ = killpg(group, Signal::SIGKILL); // an empty group is fine (ESRCH)
-    match status {
+    let status = launcher.wait_until(Instant::now() + 2 * PROCESS_TIMEOUT);
+    let _ = killpg(group, Signal::SIGKILL); // what is left of the group; none is fine
+    match status? {
         Some(s) if s.success() => Ok(()),
         Some(s) => bail!("mpirun ended with {}", describe(s)),
-        None => bail!(
-            "mpirun did not finish within {} s; killed it and its ranks",
-            2 * PROCESS_TIMEOUT.as_secs()
-        ),
+        None => bail!("mpirun did not finish in time; killed it and its ranks"),
     }
 }
 // ANCHOR_END: launch
@@ -137,17 +124,11 @@ fn ranks(o: &Options) -> Result<()> {
     }
     result
 }
+// ANCHOR_END: ranks
 
+/// Rank 0: the array, then the small message; prints the results.
 fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
-    let library = mpi::environment::library_version().unwrap_or_default();
-    let library = if library.starts_with("MPICH") {
-        "MPICH"
-    } else if library.contains("Open MPI") {
-        "Open MPI"
-    } else {
-        "another MPI library"
-    };
-    println!("2 ranks started by mpirun; the library is {library}");
+    println!("2 ranks started by mpirun; the library is {}", library());
     let data = make_array(o.size / 8);
     println!(
         "moving {} ({} f64) from rank 0 to rank 1, best of {} rounds",
@@ -163,18 +144,7 @@ fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
         match_text(true),
         rate_text(o.size, memcpy)
     );
-
-    let peer = world.process_at_rank(1);
-    let (mut best, mut matched) = (Duration::MAX, true);
-    for _ in 0..o.rounds {
-        world.barrier();
-        let start = Instant::now();
-        peer.send(&data[..]);
-        let (_ack, _) = peer.receive::<u8>();
-        best = best.min(start.elapsed());
-        let (sum, _) = peer.receive::<u64>();
-        matched &= sum == checksum(&data);
-    }
+    let (best, matched) = send_array(world, &data, o.rounds);
     println!(
         "{:<24} {}  {}  {:.2} × memcpy",
         "MPI send and receive",
@@ -182,27 +152,64 @@ fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
         rate_text(o.size, best),
         memcpy.as_secs_f64() / best.as_secs_f64()
     );
-
-    world.barrier();
-    let start = Instant::now();
-    for i in 1..=u64::from(o.n) {
-        peer.send(&i);
-        let (reply, _) = peer.receive::<u64>();
-        if reply != i {
-            bail!("sent {i}, got {reply} back");
-        }
-    }
+    let mean = round_trips(world, o.n)?;
     println!(
         "an 8-byte round trip, mean of {}: {}",
         o.n,
-        duration_text(start.elapsed() / o.n)
+        duration_text(mean)
     );
-    if !matched {
-        bail!("rank 1's checksum differed from rank 0's");
-    }
+    ensure!(matched, "rank 1's checksum differed from rank 0's");
     Ok(())
 }
 
+/// The MPI library's family, from its version string.
+fn library() -> &'static str {
+    let library = mpi::environment::library_version().unwrap_or_default();
+    if library.starts_with("MPICH") {
+        "MPICH"
+    } else if library.contains("Open MPI") {
+        "Open MPI"
+    } else {
+        "another MPI library"
+    }
+}
+
+// ANCHOR: send
+/// Rank 0's rounds: send the array, wait for the one-byte ack (the clock stops
+/// here), then receive the checksum. Returns the fastest round and whether every
+/// checksum matched.
+fn send_array(world: &impl Communicator, data: &[f64], rounds: u32) -> (Duration, bool) {
+    let peer = world.process_at_rank(1);
+    let (mut best, mut matched) = (Duration::MAX, true);
+    for _ in 0..rounds {
+        world.barrier();
+        let start = Instant::now();
+        peer.send(data);
+        let (_ack, _) = peer.receive::<u8>();
+        best = best.min(start.elapsed());
+        let (sum, _) = peer.receive::<u64>();
+        matched &= sum == checksum(data);
+    }
+    (best, matched)
+}
+
+/// Rank 0's small messages: `n` round trips of one `u64`; returns the mean.
+fn round_trips(world: &impl Communicator, n: u32) -> Result<Duration> {
+    let peer = world.process_at_rank(1);
+    world.barrier();
+    let start = Instant::now();
+    for i in 1..=u64::from(n) {
+        peer.send(&i);
+        let (reply, _) = peer.receive::<u64>();
+        ensure!(reply == i, "sent {i}, got {reply} back");
+    }
+    Ok(start.elapsed() / n)
+}
+// ANCHOR_END: send
+
+// ANCHOR: receive
+/// Rank 1: receive each array into one buffer, ack, send the checksum; then answer
+/// every small message with itself.
 fn rank1(world: &impl Communicator, o: &Options) -> Result<()> {
     let peer = world.process_at_rank(0);
     let mut buffer = vec![1.0f64; o.size / 8]; // written once: already mapped
@@ -219,7 +226,7 @@ fn rank1(world: &impl Communicator, o: &Options) -> Result<()> {
     }
     Ok(())
 }
-// ANCHOR_END: ranks
+// ANCHOR_END: receive
 
 /// The same limit as in the `alternatives` example: one copy inside one process.
 fn memcpy(data: &[f64], rounds: u32) -> Duration {

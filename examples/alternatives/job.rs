@@ -134,14 +134,7 @@ pub fn throughput(size: usize, rounds: u32, ways: &[Way], redis: Option<&str>) -
     for &way in if ways.is_empty() { THROUGHPUT } else { ways } {
         if let Some(m) = measure(way, &data, rounds, memcpy, redis)? {
             all_matched &= m.matched;
-            println!(
-                "{:<24} {}  {}  {:.2} × memcpy  {} page faults",
-                way.label(),
-                match_text(m.matched),
-                rate_text(size, m.best),
-                memcpy.best.as_secs_f64() / m.best.as_secs_f64(),
-                m.faults
-            );
+            print_row(way, size, m, memcpy);
         }
     }
     ensure!(
@@ -151,6 +144,19 @@ pub fn throughput(size: usize, rounds: u32, ways: &[Way], redis: Option<&str>) -
     Ok(())
 }
 // ANCHOR_END: throughput
+
+/// One row of the table: the way, whether the checksums matched, the rate, the ratio
+/// to `memcpy` and the page faults.
+fn print_row(way: Way, size: usize, m: Measured, memcpy: Measured) {
+    println!(
+        "{:<24} {}  {}  {:.2} × memcpy  {} page faults",
+        way.label(),
+        match_text(m.matched),
+        rate_text(size, m.best),
+        memcpy.best.as_secs_f64() / m.best.as_secs_f64(),
+        m.faults
+    );
+}
 
 /// Moves the array one way. `None` when the way printed its own row (threads) or a
 /// line saying why it did not run.

@@ -140,9 +140,7 @@ fn spin(n: u32) -> Result<Duration> {
     let (name, shmem) = segment()?;
     let w = words(&shmem);
     let echo = spawn_echo(Way::Spin, &name, n, false)?;
-    spin_until("the echo to start", || {
-        w[READY].load(Ordering::Acquire) == 1
-    })?;
+    spin_until("the echo", || w[READY].load(Ordering::Acquire) == 1)?;
     let mean = mean_of(n, |i| {
         w[PING].store(i, Ordering::Release);
         spin_until("the echo", || w[PONG].load(Ordering::Acquire) == i)
@@ -197,6 +195,7 @@ fn echo_event(name: &str, n: u32) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: event
 
 /// Two auto-reset events, at bytes 1024 and 2048 of the segment: made there by the
 /// creator, found there by the other process.
@@ -226,7 +225,6 @@ fn events(shmem: &Shmem, create: bool) -> Result<(Box<dyn EventImpl>, Box<dyn Ev
 fn wait_limit() -> Timeout {
     Timeout::Val(Duration::from_secs(PROCESS_TIMEOUT.as_secs()))
 }
-// ANCHOR_END: event
 
 // ANCHOR: streams
 /// A pipe each way: the helper's standard input and output.

@@ -190,7 +190,9 @@ fn write_payload(region: &Region, data: &[f64]) -> Result<()> {
     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().cast(), region.payload(), bytes) };
     Ok(())
 }
+// ANCHOR_END: in_place
 
+// ANCHOR: in_place_consumer
 /// The consumer of `shm` and `file`: the array is already in its memory when `sent`
 /// says so. Raising `ack` at once is honest: no byte needs to be copied.
 fn consume_in_place(region: &Region, rounds: u32) -> Result<()> {
@@ -208,7 +210,7 @@ fn consume_in_place(region: &Region, rounds: u32) -> Result<()> {
         Ok(unsafe { std::slice::from_raw_parts(region.payload().cast::<f64>(), bytes / 8) })
     })
 }
-// ANCHOR_END: in_place
+// ANCHOR_END: in_place_consumer
 
 // ANCHOR: produce
 /// The producer's rounds: `send` puts the array where the consumer will find it (and

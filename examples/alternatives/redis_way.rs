@@ -6,11 +6,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use redis::Commands;
 use shmbook::measure::{as_bytes, checksum, minor_faults};
 use shmbook::process::Child;
-use shmbook::{os, PROCESS_TIMEOUT};
+use shmbook::{os, wait, PROCESS_TIMEOUT};
 
 use crate::job::{spawn_consumer, two_words, Measured, Way};
 
@@ -23,7 +23,8 @@ apt-get install redis-server; macOS: brew install redis) or pass --redis HOST:PO
 /// killed when dropped, and stopped on Ctrl-C), or the one `--redis` named.
 pub struct Server {
     pub addr: String,
-    child: Option<Child>,
+    /// The server this run started, if it did: dropping the `Server` kills it.
+    _process: Option<Child>,
 }
 
 /// Finds the server to use: `--redis ADDR`, or a `redis-server` started on a free port
@@ -31,7 +32,10 @@ pub struct Server {
 pub fn server(given: Option<&str>) -> Result<Option<Server>> {
     if let Some(addr) = given {
         let addr = addr.to_string();
-        return Ok(Some(Server { addr, child: None }));
+        return Ok(Some(Server {
+            addr,
+            _process: None,
+        }));
     }
     let Some(program) = os::find_program("redis-server") else {
         return Ok(None);
@@ -48,37 +52,28 @@ pub fn server(given: Option<&str>) -> Result<Option<Server>> {
     bail!("redis-server did not start on three free ports in a row")
 }
 
+// ANCHOR_END: server
+
+// ANCHOR: start
+/// Starts `redis-server` on `port`, saving nothing to disk, and waits until it answers.
+/// `None` if it exited instead (most likely another program took the port meanwhile).
 fn start(program: &Path, port: u16) -> Result<Option<Server>> {
     let mut cmd = Command::new(program);
     cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"]) // nothing written to disk
+        .args(["--save", "", "--appendonly", "no"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // Recorded for the cleanup; on Linux it also gets SIGTERM if this run dies.
-    let child = Child::spawn(&mut cmd).context("starting redis-server")?;
-    let mut server = Server {
-        addr: format!("127.0.0.1:{port}"),
-        child: Some(child),
-    };
-    let start = Instant::now();
-    loop {
-        if server.connect().is_ok() {
-            return Ok(Some(server));
-        }
-        if let Some(child) = server.child.as_mut() {
-            if child.try_wait()?.is_some() {
-                return Ok(None); // it exited: most likely the port was taken meanwhile
-            }
-        }
-        if start.elapsed() > PROCESS_TIMEOUT {
-            bail!(
-                "redis-server did not answer within {} s",
-                PROCESS_TIMEOUT.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut child = Child::spawn(&mut cmd).context("starting redis-server")?;
+    let addr = format!("127.0.0.1:{port}");
+    let mut exited = false;
+    wait::until("redis-server to answer", PROCESS_TIMEOUT, || {
+        exited = matches!(child.try_wait(), Ok(Some(_)));
+        exited || connect(&addr).is_ok()
+    })?;
+    let _process = Some(child);
+    Ok((!exited).then_some(Server { addr, _process }))
 }
 
 impl Server {
@@ -87,7 +82,7 @@ impl Server {
         connect(&self.addr)
     }
 }
-// ANCHOR_END: server
+// ANCHOR_END: start
 
 pub fn connect(addr: &str) -> Result<redis::Connection> {
     let client = redis::Client::open(format!("redis://{addr}/"))?;
@@ -147,7 +142,9 @@ pub fn throughput(server: &Server, data: &[f64], rounds: u32) -> Result<Measured
         faults,
     })
 }
+// ANCHOR_END: throughput
 
+// ANCHOR: consume
 pub fn consume(peer: &str, rounds: u32) -> Result<()> {
     let (addr, pid) = peer.split_once('/').context("peer is ADDR/PID")?;
     let mut con = connect(addr)?;
@@ -157,6 +154,11 @@ pub fn consume(peer: &str, rounds: u32) -> Result<()> {
         let received = pop(&mut con, &key("data"))?;
         let _: () = con.rpush(key("ack"), 1)?;
         let faults = minor_faults() - before;
+        ensure!(
+            received.len() % 8 == 0,
+            "{} bytes: not f64s",
+            received.len()
+        );
         // The bytes arrived in a Vec<u8>, which need not be aligned for f64: decode.
         let values: Vec<f64> = received
             .chunks_exact(8)
@@ -167,4 +169,4 @@ pub fn consume(peer: &str, rounds: u32) -> Result<()> {
     }
     Ok(())
 }
-// ANCHOR_END: throughput
+// ANCHOR_END: consume

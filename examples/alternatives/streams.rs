@@ -158,7 +158,11 @@ fn send_message(tx: &mut impl Write, round: u32, values: &[f64]) -> Result<()> {
     tx.write_all(&message)?;
     Ok(())
 }
+// ANCHOR_END: postcard
 
+// ANCHOR: postcard_receive
+/// Reads one message and decodes it into a new `Vec<f64>`; the length in front must
+/// fit an array of `bytes` (and its round number).
 fn receive_message(
     rx: &mut impl Read,
     buffer: &mut Vec<u8>,
@@ -178,7 +182,7 @@ fn receive_message(
     }
     Ok(incoming.values)
 }
-// ANCHOR_END: postcard
+// ANCHOR_END: postcard_receive
 
 // ANCHOR: pipe
 /// A pipe: the consumer is a helper whose standard input and output are pipes.
