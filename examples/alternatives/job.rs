@@ -119,6 +119,25 @@ pub struct Measured {
 }
 // ANCHOR_END: measure
 
+impl Measured {
+    /// Before the first round: no time yet, nothing mismatched.
+    pub fn new() -> Self {
+        let (best, matched, faults) = (Duration::MAX, true, 0);
+        Measured {
+            best,
+            matched,
+            faults,
+        }
+    }
+
+    /// One more round: its time, whether its checksum matched, its page faults.
+    pub fn round(&mut self, time: Duration, matched: bool, faults: u64) {
+        self.best = self.best.min(time);
+        self.matched &= matched;
+        self.faults = faults;
+    }
+}
+
 // ANCHOR: throughput
 pub fn throughput(size: usize, rounds: u32, ways: &[Way], redis: Option<&str>) -> Result<()> {
     let data = make_array(size / 8);

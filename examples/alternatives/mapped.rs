@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use shared_memory::{Shmem, ShmemConf};
@@ -137,21 +137,16 @@ fn prefault_read(at: *const u8, len: usize) {
 /// mapped. Any way of moving it to another process copies at least this once.
 pub fn memcpy(data: &[f64], rounds: u32) -> Result<Measured> {
     let mut copy = vec![1.0f64; data.len()]; // written once: already mapped
-    let mut best = Duration::MAX;
-    let mut faults = 0;
+    let mut measured = Measured::new();
     for _ in 0..rounds {
-        let before = minor_faults();
-        let start = Instant::now();
+        let (before, start) = (minor_faults(), Instant::now());
         copy.copy_from_slice(data);
         std::hint::black_box(&mut copy);
-        best = best.min(start.elapsed());
-        faults = minor_faults() - before;
+        let time = start.elapsed();
+        let matched = checksum(&copy) == checksum(data);
+        measured.round(time, matched, minor_faults() - before);
     }
-    Ok(Measured {
-        best,
-        matched: checksum(&copy) == checksum(data),
-        faults,
-    })
+    Ok(measured)
 }
 // ANCHOR_END: memcpy
 
@@ -223,30 +218,26 @@ fn produce<T>(
     mut send: impl FnMut(u64) -> Result<T>,
 ) -> Result<Measured> {
     let expected = checksum(data);
-    spin_until("the consumer", || {
-        control.ready.0.load(Ordering::Acquire) == 1
-    })?;
-    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    let [ready, ack, done] = [&control.ready.0, &control.ack.0, &control.done.0];
+    spin_until("the consumer", || ready.load(Ordering::Acquire) == 1)?;
+    let mut measured = Measured::new();
     for round in 1..=u64::from(rounds) {
         let (before, start) = (minor_faults(), Instant::now());
         let sent = send(round)?;
         control.sent.0.store(round, Ordering::Release);
-        spin_until("the ack", || control.ack.0.load(Ordering::Acquire) == round)?;
-        best = best.min(start.elapsed());
-        let mine = minor_faults() - before;
+        spin_until("the ack", || ack.load(Ordering::Acquire) == round)?;
+        let (time, mine) = (start.elapsed(), minor_faults() - before);
         // Off the clock: the consumer's checksum and page faults, through `done`.
-        spin_until("the checksum", || {
-            control.done.0.load(Ordering::Acquire) == round
-        })?;
-        matched &= control.sum.0.load(Ordering::Relaxed) == expected;
-        faults = mine + control.faults.0.load(Ordering::Relaxed);
+        spin_until("the checksum", || done.load(Ordering::Acquire) == round)?;
+        let matched = control.sum.0.load(Ordering::Relaxed) == expected;
+        measured.round(
+            time,
+            matched,
+            mine + control.faults.0.load(Ordering::Relaxed),
+        );
         drop(sent);
     }
-    Ok(Measured {
-        best,
-        matched,
-        faults,
-    })
+    Ok(measured)
 }
 // ANCHOR_END: produce
 
@@ -330,10 +321,7 @@ pub fn consume_fresh(base: &str, rounds: u32) -> Result<()> {
     let bytes = flags.announced()?;
     consume(flags.control(), rounds, |round| {
         let shmem = open(&format!("{base}-r{round}"))?;
-        ensure!(
-            shmem.len() == bytes,
-            "round {round}: a segment of the wrong size"
-        );
+        ensure!(shmem.len() == bytes, "round {round}: wrong size");
         prefault_read(shmem.as_ptr(), bytes); // map its pages into this process
         Ok(Segment(shmem))
     })

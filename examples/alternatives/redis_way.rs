@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use redis::Commands;
@@ -121,26 +121,19 @@ pub fn throughput(server: &Server, data: &[f64], rounds: u32) -> Result<Measured
     let peer = format!("{}/{}", server.addr, std::process::id());
     let consumer = spawn_consumer(Way::Redis, &peer, rounds, false)?;
     let expected = checksum(data);
-    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    let mut measured = Measured::new();
     for _ in 0..rounds {
-        let before = minor_faults();
-        let start = Instant::now();
+        let (before, start) = (minor_faults(), Instant::now());
         let _: () = con.rpush(&keys[0], as_bytes(data))?;
         pop(&mut con, &keys[1])?;
-        best = best.min(start.elapsed());
-        let mine = minor_faults() - before;
+        let (time, mine) = (start.elapsed(), minor_faults() - before);
         let report = pop(&mut con, &keys[2])?;
         let [sum, theirs] = two_words(&report)?;
-        matched &= sum == expected;
-        faults = mine + theirs;
+        measured.round(time, sum == expected, mine + theirs);
     }
     consumer.wait_ok(PROCESS_TIMEOUT)?;
     let _: () = con.del(&keys)?;
-    Ok(Measured {
-        best,
-        matched,
-        faults,
-    })
+    Ok(measured)
 }
 // ANCHOR_END: throughput
 

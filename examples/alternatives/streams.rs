@@ -37,12 +37,9 @@ pub fn threads(data: &[f64], rounds: u32) -> Result<(Duration, bool)> {
         let (mut best, mut matched) = (Duration::MAX, true);
         for _ in 0..rounds {
             let sent = Instant::now();
-            to_consumer
-                .send(array)
-                .context("the consumer thread ended")?;
-            let (back, received, sum) = replies
-                .recv_timeout(PROCESS_TIMEOUT)
-                .context("waiting for the consumer thread")?;
+            to_consumer.send(array).context("consumer gone")?;
+            let answer = replies.recv_timeout(PROCESS_TIMEOUT);
+            let (back, received, sum) = answer.context("no answer")?;
             best = best.min(received - sent);
             matched &= sum == expected;
             array = back; // the same Vec comes back for the next round
@@ -65,7 +62,7 @@ fn produce(
 ) -> Result<Measured> {
     let expected = checksum(data);
     send_size(tx, std::mem::size_of_val(data))?; // once, off the clock
-    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    let mut measured = Measured::new();
     for round in 1..=rounds {
         let (before, start) = (minor_faults(), Instant::now());
         if serialize {
@@ -75,19 +72,13 @@ fn produce(
         }
         tx.flush()?;
         rx.read_exact(&mut [0u8; 1]).context("reading the ack")?;
-        best = best.min(start.elapsed());
-        let mine = minor_faults() - before;
+        let (time, mine) = (start.elapsed(), minor_faults() - before);
         let mut report = [0u8; 16];
         rx.read_exact(&mut report).context("reading the checksum")?;
         let [sum, theirs] = crate::job::two_words(&report)?;
-        matched &= sum == expected;
-        faults = mine + theirs;
+        measured.round(time, sum == expected, mine + theirs);
     }
-    Ok(Measured {
-        best,
-        matched,
-        faults,
-    })
+    Ok(measured)
 }
 // ANCHOR_END: stream
 
@@ -210,12 +201,8 @@ fn pipe_with(data: &[f64], rounds: u32, capacity: Option<i32>) -> Result<Measure
     };
     #[cfg(target_os = "linux")]
     if let Some(capacity) = capacity {
-        use std::os::fd::AsRawFd;
-        // SAFETY: fcntl on a descriptor we own (the pipe to the consumer's standard
-        // input); F_SETPIPE_SZ takes an int and touches no memory of ours.
-        if unsafe { libc::fcntl(tx.as_raw_fd(), libc::F_SETPIPE_SZ, capacity) } < 0 {
-            bail!("F_SETPIPE_SZ: {}", std::io::Error::last_os_error());
-        }
+        use nix::fcntl::{fcntl, FcntlArg::F_SETPIPE_SZ};
+        fcntl(&tx, F_SETPIPE_SZ(capacity)).context("enlarging the pipe")?;
     }
     #[cfg(not(target_os = "linux"))]
     let _ = capacity;
