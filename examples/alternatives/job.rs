@@ -229,12 +229,23 @@ pub fn not_run<T>(way: Way, why: &str) -> Result<Option<T>> {
 /// input and output are pipes to this process. The consumer learns the array's size
 /// from what it attaches to, never from its command line.
 pub fn spawn_consumer(way: Way, peer: &str, rounds: u32, piped: bool) -> Result<Helper> {
-    let (name, rounds) = (way.name(), rounds.to_string());
-    let args = [name.as_str(), peer, "--rounds", &rounds];
+    spawn_helper("_consume", way, peer, ("--rounds", rounds), piped)
+}
+
+/// Starts the helper `ROLE WAY PEER FLAG COUNT` (`_consume` or `_echo`).
+pub fn spawn_helper(
+    role: &str,
+    way: Way,
+    peer: &str,
+    (flag, count): (&str, u32),
+    piped: bool,
+) -> Result<Helper> {
+    let (name, count) = (way.name(), count.to_string());
+    let args = [name.as_str(), peer, flag, &count];
     if piped {
-        Helper::spawn_piped("_consume", &args)
+        Helper::spawn_piped(role, &args)
     } else {
-        Helper::spawn("_consume", &args)
+        Helper::spawn(role, &args)
     }
 }
 

@@ -64,13 +64,7 @@ pub fn echo(way: Way, peer: &str, n: u32) -> Result<()> {
 }
 
 fn spawn_echo(way: Way, peer: &str, n: u32, piped: bool) -> Result<Helper> {
-    let (name, n) = (way.name(), n.to_string());
-    let args = [name.as_str(), peer, "--n", &n];
-    if piped {
-        Helper::spawn_piped("_echo", &args)
-    } else {
-        Helper::spawn("_echo", &args)
-    }
+    crate::job::spawn_helper("_echo", way, peer, ("--n", n), piped)
 }
 
 /// Runs `round_trip` `n` times and returns the mean.
@@ -109,7 +103,7 @@ fn segment() -> Result<(String, Tracked<Shmem>)> {
 /// The echo's side: opens the segment and checks that it is one [`segment`] made,
 /// before anything in it is used (the events in it, above all).
 fn attach(name: &str) -> Result<Shmem> {
-    let shmem = ShmemConf::new().os_id(name).open().map_err(os::explain)?;
+    let shmem = crate::mapped::open(name)?;
     ensure!(
         shmem.len() >= PAGE,
         "{name} has {} bytes, not the {PAGE} this example makes",

@@ -279,7 +279,8 @@ pub fn consume_reused(way: Way, peer: &str, rounds: u32) -> Result<()> {
     }
 }
 
-fn open(name: &str) -> Result<Shmem> {
+/// Opens the segment `name` (its real length is `len()`).
+pub fn open(name: &str) -> Result<Shmem> {
     ShmemConf::new()
         .os_id(name)
         .open()
