@@ -53,10 +53,7 @@ pub fn echo(way: Way, peer: &str, n: u32) -> Result<()> {
             &mut std::io::stdout().lock(),
             n,
         ),
-        Way::Socket => {
-            let stream = streams::connect(peer)?;
-            echo_stream(&mut &stream, &mut &stream, n)
-        }
+        Way::Socket => streams::connect(peer).and_then(|s| echo_stream(&mut &s, &mut &s, n)),
         Way::Redis => echo_redis(peer, n),
         other => bail!("no echo for the way '{}'", other.name()),
     }
