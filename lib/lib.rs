@@ -31,6 +31,8 @@ pub mod os;
 pub mod process;
 pub mod python;
 pub mod semaphore;
+pub mod semaphores;
+pub mod sizing;
 pub mod sync;
 pub mod wait;
 
