@@ -2,12 +2,11 @@
 
 use std::ops::Range;
 
-use anyhow::{ensure, Context, Result};
-use shared_memory::ShmemConf;
+use anyhow::{ensure, Result};
 use shmbook::helper::Helper;
-use shmbook::{names, os, PROCESS_TIMEOUT};
+use shmbook::{names, PROCESS_TIMEOUT};
 
-use crate::layout::{count_sin, create_array, open_array, publish, sin_of_index};
+use crate::layout::{count_sin, create_array, open_array, open_segment, publish, sin_of_index};
 
 // ANCHOR: fill
 /// The k-th of `workers` ranges of 0..n: sizes differ by at most one, none is lost.
@@ -46,11 +45,7 @@ pub fn start_filler(name: &str, r: Range<usize>) -> Result<Helper> {
 
 // ANCHOR: fill_range
 pub fn fill_range(name: &str, range: Range<usize>) -> Result<()> {
-    let shmem = ShmemConf::new()
-        .os_id(name)
-        .open()
-        .map_err(os::explain)
-        .with_context(|| format!("opening {name}"))?;
+    let shmem = open_segment(name)?; // refuses a FIFO, a directory, a missing name
     let array = open_array::<f64>(&shmem)?; // its length comes from the checked header
     let len = array.len;
     ensure!(

@@ -130,8 +130,8 @@ pub fn open_array<T: Element>(shmem: &Shmem) -> Result<Array<'_, T>> {
     })?;
     ensure!(
         seen == MAGIC,
-        "not an array segment: its first 8 bytes are {:?}, not \"SHMARRAY\"",
-        String::from_utf8_lossy(&seen.to_le_bytes())
+        "not an array segment: its first 8 bytes are \"{}\", not \"SHMARRAY\"",
+        seen.to_le_bytes().escape_ascii()
     );
     elements(shmem)
 }
@@ -156,7 +156,11 @@ pub fn elements<T: Element>(shmem: &Shmem) -> Result<Array<'_, T>> {
     let bytes = len.checked_mul(size_of::<T>());
     let end = bytes.and_then(|b| b.checked_add(offset));
     ensure!(
-        offset >= HEADER && end.is_some_and(|end| end <= shmem.len()),
+        offset >= HEADER,
+        "elements at offset {offset} overlap the header"
+    );
+    ensure!(
+        end.is_some_and(|end| end <= shmem.len()),
         "truncated: the header says {len} {wanted} from offset {offset}, but the segment has {} bytes",
         shmem.len()
     );
@@ -203,6 +207,15 @@ impl<T: Element> Array<'_, T> {
     }
 }
 // ANCHOR_END: view
+
+/// Opens the existing segment `name`; anything that is not a segment (a FIFO, a
+/// directory) is refused before it is mapped.
+pub fn open_segment(name: &str) -> Result<Shmem> {
+    let context = || format!("opening {name}");
+    os::shm_stat(name).with_context(context)?;
+    let shmem = ShmemConf::new().os_id(name).open().map_err(os::explain);
+    shmem.with_context(context)
+}
 
 /// "yes" or "no", as the transcripts print a bool.
 pub fn yes_no(b: bool) -> &'static str {

@@ -1,14 +1,15 @@
 //! Section "From Python: NumPy on the same segment": NumPy reads an array this program
 //! made, and this program reads an array NumPy made.
 
-use anyhow::{Context, Result};
-use shared_memory::ShmemConf;
+use anyhow::Result;
 use shmbook::cleanup::{self, Resource};
 use shmbook::process::describe;
 use shmbook::python::Python;
 use shmbook::{names, os, PROCESS_TIMEOUT};
 
-use crate::layout::{create_array, elements, open_array, publish, sin_of_index, yes_no};
+use crate::layout::{
+    create_array, elements, open_array, open_segment, publish, sin_of_index, yes_no,
+};
 
 // ANCHOR: python_reads
 /// `mode`: the script's `--naive` or `--close-early`, or neither.
@@ -49,8 +50,7 @@ pub fn writes(n: usize) -> Result<()> {
     // Python made the segment: should it be killed, we remove it.
     let _guard = cleanup::adopt(Resource::Segment(name.clone()));
 
-    let shmem = ShmemConf::new().os_id(&name).open().map_err(os::explain);
-    let shmem = shmem.with_context(|| format!("opening {name}"))?;
+    let shmem = open_segment(&name)?;
     let array = open_array::<u64>(&shmem)?;
     // SAFETY: Python wrote the elements before it printed its line, and it writes
     // nothing more.
