@@ -129,13 +129,20 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     entries: Vec::new(),
     children: Vec::new(),
 });
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Set by the signal handler itself, the moment a signal arrives (before the cleanup
+/// thread wakes up): from then on the process is going to die by that signal, and no
+/// other thread may report an error or exit in its own way.
+static INTERRUPTED: std::sync::OnceLock<std::sync::Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+fn interrupted_flag() -> &'static AtomicBool {
+    INTERRUPTED.get_or_init(|| std::sync::Arc::new(AtomicBool::new(false)))
+}
 
 /// The registry, locked. A lock poisoned by a panic elsewhere is still usable: the data
 /// is a list that no half-done update can break.
 fn registry() -> MutexGuard<'static, Registry> {
     let guard = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    if INTERRUPTED.load(Ordering::SeqCst) && !on_signal_thread() {
+    if interrupted_flag().load(Ordering::SeqCst) && !on_signal_thread() {
         // The cleanup has begun (or is about to): nothing new may be created or
         // started. The signal thread ends the process shortly.
         drop(guard);
@@ -161,7 +168,7 @@ pub(crate) fn park_forever() -> ! {
 
 /// True once a signal has started the cleanup: the process is about to end by it.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    interrupted_flag().load(Ordering::SeqCst)
 }
 
 /// A value whose resource is removed when it is dropped, and on Ctrl-C, `SIGTERM` or
@@ -324,12 +331,21 @@ pub fn install(program: &'static str) {
             return;
         }
     };
+    // A second handler for the same signals sets the flag at once, inside the handler
+    // (an atomic store is async-signal-safe): a helper killed by the same Ctrl-C may be
+    // noticed by the main thread before the cleanup thread has even woken up.
+    interrupted_flag();
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        if let Some(flag) = INTERRUPTED.get() {
+            let _ = signal_hook::flag::register(signal, std::sync::Arc::clone(flag));
+        }
+    }
     std::thread::spawn(move || {
         SIGNAL_THREAD.with(|c| c.set(true));
         let Some(signal) = signals.forever().next() else {
             return;
         };
-        INTERRUPTED.store(true, Ordering::SeqCst);
+        interrupted_flag().store(true, Ordering::SeqCst);
         // Wait for a creating section to finish, then keep the lock until the end.
         let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
         stop_children(&reg.children);
