@@ -100,10 +100,11 @@ pub fn create_array<T: Element>(name: &str, len: usize) -> Result<Tracked<Shmem>
     };
     // Bytes 8..64 only: an opener may already be loading bytes 0..8 (the magic number,
     // still zero) atomically, so we leave them alone.
-    let bytes = &bytemuck::bytes_of(&header)[8..];
+    let src = &bytemuck::bytes_of(&header)[8..];
+    let dst = shmem.as_ptr().wrapping_add(8);
     // SAFETY: the mapping holds at least HEADER bytes; no opener reads bytes 8..64
     // before it has seen the magic number, which `publish` stores later.
-    unsafe { (shmem.as_ptr().add(8)).copy_from_nonoverlapping(bytes.as_ptr(), bytes.len()) };
+    unsafe { dst.copy_from_nonoverlapping(src.as_ptr(), src.len()) };
     Ok(shmem)
 }
 
