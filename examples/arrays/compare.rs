@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use shared_memory::Shmem;
 use shmbook::cleanup::Tracked;
 use shmbook::helper::Helper;
@@ -127,20 +127,18 @@ pub fn run(n: usize, workers: usize) -> Result<()> {
 }
 
 /// CPU time (user + system) used so far by this process, and by its children that
-/// have been waited for (POSIX `getrusage`; nix has it behind a feature the book's
-/// build does not enable).
+/// have been waited for (POSIX `getrusage`).
 fn cpu_times() -> Result<(Duration, Duration)> {
+    use nix::sys::resource::{getrusage, UsageWho};
     let usage = |who| -> Result<Duration> {
-        // SAFETY: all-zero bytes are a valid rusage (plain integers).
-        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `r` is a writable rusage; `who` is RUSAGE_SELF or RUSAGE_CHILDREN.
-        if unsafe { libc::getrusage(who, &mut r) } != 0 {
-            bail!("getrusage: {}", std::io::Error::last_os_error());
-        }
-        let t = |tv: libc::timeval| {
-            Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
+        let r = getrusage(who).context("getrusage")?;
+        let t = |tv: nix::sys::time::TimeVal| {
+            Duration::from_secs(tv.tv_sec() as u64) + Duration::from_micros(tv.tv_usec() as u64)
         };
-        Ok(t(r.ru_utime) + t(r.ru_stime))
+        Ok(t(r.user_time()) + t(r.system_time()))
     };
-    Ok((usage(libc::RUSAGE_SELF)?, usage(libc::RUSAGE_CHILDREN)?))
+    Ok((
+        usage(UsageWho::RUSAGE_SELF)?,
+        usage(UsageWho::RUSAGE_CHILDREN)?,
+    ))
 }
