@@ -161,6 +161,7 @@ pub fn shm_reused(data: &[f64], rounds: u32) -> Result<Measured> {
     })
     .map_err(os::explain)
     .with_context(|| format!("creating {name}"))?;
+    os::reserve(&name, HEADER + bytes)?; // room now, or an error instead of SIGBUS
     let region = Region::of_shmem(&shmem)?;
     // SAFETY: the payload has `bytes` bytes; no other process maps the segment yet.
     unsafe { std::ptr::write_bytes(region.payload(), 0, bytes) }; // pre-fault every page
@@ -296,8 +297,10 @@ pub fn shm_fresh(data: &[f64], rounds: u32) -> Result<Measured> {
     let bytes = std::mem::size_of_val(data);
     let base = names::unique("alt"); // a one-page segment for the flags only
     let create = |name: &str, size| {
-        cleanup::segment(name, || ShmemConf::new().size(size).os_id(name).create())
-            .map_err(os::explain)
+        let shmem = cleanup::segment(name, || ShmemConf::new().size(size).os_id(name).create())
+            .map_err(os::explain)?;
+        os::reserve(name, size)?; // room now, or an error instead of SIGBUS
+        anyhow::Ok(shmem)
     };
     let flags = create(&base, HEADER)?;
     let flags = Region::of_shmem(&flags)?;

@@ -91,6 +91,7 @@ pub fn create_array<T: Element>(name: &str, len: usize) -> Result<Tracked<Shmem>
     let shmem = cleanup::segment(name, || ShmemConf::new().size(size).os_id(name).create())
         .map_err(os::explain)
         .with_context(|| format!("creating {name} ({size} bytes)"))?;
+    os::reserve(name, size)?; // room for every page now, or an error instead of SIGBUS
     let header = Header {
         version: VERSION,
         elem: T::CODE,

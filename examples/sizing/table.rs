@@ -12,8 +12,9 @@ pub fn run() -> Result<()> {
     println!("requested  len()  pages  bytes reserved");
     for requested in [1, 4096, 4097, 20000] {
         let mut shmem = sizing::segment(requested)?;
-        // SAFETY: this process created the segment and no other process knows its
-        // name, so nothing else reads or writes it while this slice lives.
+        os::reserve(shmem.get_os_id(), shmem.len())?; // room now, or an error, not SIGBUS
+                                                      // SAFETY: this process created the segment and no other process knows its
+                                                      // name, so nothing else reads or writes it while this slice lives.
         unsafe { shmem.as_slice_mut() }.fill(1); // touch every byte of len()
         let (len, pages) = (shmem.len(), shmem.len().div_ceil(page));
         let reserved = reserved_bytes(shmem.get_os_id())?;
