@@ -11,6 +11,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// (`ls /dev/shm | grep shmbook` on Linux).
 pub const PREFIX: &str = "/shmbook-";
 
+/// When this environment variable names a file, [`unique`] appends every name it
+/// makes to that file, one a line. The transcript suite (`tests/book.rs`) sets it, so
+/// that its leak check counts the segments its own examples and their helpers made,
+/// and never another program's.
+pub const LOG_VAR: &str = "SHMBOOK_NAME_LOG";
+
 /// The longest portable name, slash included (macOS's `PSHMNAMLEN`).
 pub const MAX_PORTABLE_LEN: usize = 31;
 
@@ -28,7 +34,22 @@ pub fn unique(tag: &str) -> String {
     let tag: String = tag.chars().take(8).collect();
     let name = format!("{PREFIX}{tag}-{}-{n}", std::process::id());
     crate::cleanup::remove_on_interrupt(&name);
+    if let Some(log) = std::env::var_os(LOG_VAR) {
+        log_name(std::path::Path::new(&log), &name);
+    }
     name
+}
+
+/// Appends `name` to the suite's log (see [`LOG_VAR`]); one `write` with `O_APPEND`,
+/// so that lines from processes writing at once stay whole. A failure only costs the
+/// suite's leak check a name, so it is ignored.
+fn log_name(log: &std::path::Path, name: &str) {
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log);
+    let _ = file.and_then(|mut f| f.write_all(format!("{name}\n").as_bytes()));
 }
 
 /// Checks a name typed by the reader and returns it with its leading slash.

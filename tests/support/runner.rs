@@ -106,9 +106,8 @@ fn cargo_build(args: &[&str]) -> Result<(), String> {
     if profile_dir().file_name().is_some_and(|p| p == "release") {
         cmd.arg("--release");
     }
-    let result = cmd
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    let result = say_if_slow(&format!("cargo build {key}"), || cmd.output())
         .map_err(|e| format!("running cargo build {key}: {e}"))
         .and_then(|out| {
             if out.status.success() {
@@ -124,26 +123,76 @@ fn cargo_build(args: &[&str]) -> Result<(), String> {
     result
 }
 
+/// Runs `work`; if it takes more than a few seconds, says once what is happening, so
+/// that a first build (minutes) never looks like a hung test.
+fn say_if_slow<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let start = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                if start.elapsed() > Duration::from_secs(3) {
+                    println!(
+                        "building first: {what} (the first time takes minutes: about \
+                         {FIRST_BUILD}; later runs reuse it)"
+                    );
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let out = work();
+        done.store(true, Ordering::Relaxed);
+        out
+    })
+}
+
+/// How long the first build of the examples took on the book's reference machine.
+const FIRST_BUILD: &str = "FIRST_BUILD_TIME on a 2-core machine";
+
 /// Builds the workspace member `name` (see [`cargo_build`]).
 pub fn build_package(name: &str) -> Result<(), String> {
     cargo_build(&["-p", name])
 }
 
 /// `target/<profile>`: where cargo put this test run's binaries.
-fn profile_dir() -> PathBuf {
+pub fn profile_dir() -> PathBuf {
     examples_dir()
         .parent()
         .expect("examples/ sits in target/<profile>")
         .to_path_buf()
 }
 
-/// The programs of `needs` that are not on `PATH`.
+/// What a fence may name in `needs=` that is a Python module, not a program: the
+/// `python3` on `PATH` must be able to import it.
+pub const PYTHON_MODULES: &[&str] = &["numpy"];
+
+/// The programs (and Python modules, see [`PYTHON_MODULES`]) of `needs` that this
+/// machine lacks.
 pub fn missing_programs(needs: &[String]) -> Vec<String> {
     needs
         .iter()
-        .filter(|p| shmbook::os::find_program(p).is_none())
+        .filter(|p| {
+            if PYTHON_MODULES.contains(&p.as_str()) {
+                !python_imports(p)
+            } else {
+                shmbook::os::find_program(p).is_none()
+            }
+        })
         .cloned()
         .collect()
+}
+
+/// True when `python3 -c "import MODULE"` succeeds.
+fn python_imports(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// How to get a program a transcript needs, for the line the suite prints instead.
@@ -154,6 +203,9 @@ pub fn install_hint(program: &str) -> String {
             .into(),
         "mpirun" => "install MPI and libclang (Debian, Ubuntu: apt-get install mpich \
                      libmpich-dev libclang-dev; macOS: brew install mpich llvm)"
+            .into(),
+        "numpy" => "install NumPy for the python3 on PATH (pip install numpy; Debian, \
+                    Ubuntu: apt-get install python3-numpy)"
             .into(),
         other => format!("install {other}"),
     }
@@ -343,25 +395,104 @@ pub fn dev_shm_entries() -> BTreeSet<String> {
         .collect()
 }
 
-/// The entries of /dev/shm that are new since `before` and stay: an entry that goes
-/// away within a few seconds belonged to a process still finishing (on a developer's
-/// machine, possibly another program's), not a leak of ours.
-pub fn leaked_since(before: &BTreeSet<String>) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let new: Vec<String> = dev_shm_entries().difference(before).cloned().collect();
-        if new.is_empty() || Instant::now() >= deadline {
-            return new;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// The segment names a transcript types (`/shmbook-WORD`) are made unique to this run
+/// of the suite, so that two runs on one machine (two clones, two users) never meet on
+/// a name: the suite runs the command with `/shmbook-WORD-rPID`, PID being the suite's
+/// process id, and shows the output with the name as the book typed it. The suffix
+/// also tells the leak check which entries of /dev/shm are this run's.
+pub fn run_suffix() -> String {
+    format!("-r{}", std::process::id())
 }
 
-/// Removes leaked entries that carry the book's prefix (never anyone else's).
-pub fn remove_our_leftovers(leaked: &[String]) {
-    for name in leaked {
-        if name.starts_with("shmbook-") || name.starts_with("sem.shmbook-") {
-            let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+/// `command` with every `shmbook-WORD` it names made unique to this run (see
+/// [`run_suffix`]), and the pairs (as typed, as run) to restore in its output.
+pub fn unique_typed_names(command: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let re = regex::Regex::new(r"shmbook-[A-Za-z0-9_.-]+").expect("a valid pattern");
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for m in re.find_iter(command) {
+        let typed = m.as_str().to_string();
+        let run = format!("{typed}{}", run_suffix());
+        if run.len() + 1 > shmbook::names::MAX_PORTABLE_LEN {
+            return Err(format!(
+                "the name {typed} is too long for the suite to make it unique to this run \
+                 ({} characters with the run's suffix {}; the limit is {})",
+                run.len() + 1,
+                run_suffix(),
+                shmbook::names::MAX_PORTABLE_LEN
+            ));
         }
+        if !pairs.iter().any(|(t, _)| *t == typed) {
+            pairs.push((typed, run));
+        }
+    }
+    let rewritten = re.replace_all(command, |c: &regex::Captures| {
+        format!("{}{}", &c[0], run_suffix())
+    });
+    Ok((rewritten.into_owned(), pairs))
+}
+
+/// The output with each name as run shown as typed. A name printed as the book typed
+/// it, without the run's suffix, is an error: the program did not print the name it
+/// was given, and the book would be showing a name it never saw.
+pub fn restore_typed_names(
+    lines: &[String],
+    pairs: &[(String, String)],
+) -> Result<Vec<String>, String> {
+    const MARK: char = '\u{0}';
+    let word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let mut out = Vec::new();
+    for line in lines {
+        let mut l = line.clone();
+        for (typed, run) in pairs {
+            let marked = l.replace(run.as_str(), &MARK.to_string());
+            let bare = marked.match_indices(typed.as_str()).any(|(at, _)| {
+                !marked[at + typed.len()..].starts_with(word)
+                    && !marked[..at].ends_with(|c: char| word(c) && c != '/')
+            });
+            if bare {
+                return Err(format!(
+                    "the output shows {typed}, but the suite ran the command with {run}: \
+                     it printed a name it was not given\n--- output\n{}",
+                    lines.join("\n")
+                ));
+            }
+            l = marked.replace(MARK, typed);
+        }
+        out.push(l);
+    }
+    Ok(out)
+}
+
+/// The new entries of /dev/shm (since `before`) that this run of the suite made and
+/// left: a name made by `shmbook::names::unique` in one of the suite's processes (they
+/// append it to `log`, see `shmbook::names::LOG_VAR`) or a typed name carrying this
+/// run's suffix. Entries other programs made meanwhile — another clone's run, another
+/// user's program — are not counted, however they are named. Semaphores appear as
+/// `sem.NAME`.
+pub fn suite_leftovers(before: &BTreeSet<String>, log: &Path) -> Vec<String> {
+    let logged: BTreeSet<String> = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|n| n.trim_start_matches('/').to_string())
+        .collect();
+    let suffix = run_suffix();
+    dev_shm_entries()
+        .difference(before)
+        .filter(|entry| {
+            let name = entry.strip_prefix("sem.").unwrap_or(entry);
+            logged.contains(name)
+                || name.match_indices(suffix.as_str()).any(|(at, _)| {
+                    name.starts_with("shmbook-")
+                        && !name[at + suffix.len()..].starts_with(|c: char| c.is_ascii_digit())
+                })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Removes entries of /dev/shm by name (the suite's own leftovers).
+pub fn remove_leftovers(entries: &[String]) {
+    for name in entries {
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
     }
 }
