@@ -106,8 +106,15 @@ fn cargo_build(args: &[&str]) -> Result<(), String> {
     if profile_dir().file_name().is_some_and(|p| p == "release") {
         cmd.arg("--release");
     }
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    let result = say_if_slow(&format!("cargo build {key}"), || cmd.output())
+    // cargo's own progress is hidden (--quiet): say what is happening, so that a first
+    // build (minutes) never looks like a hung test.
+    println!(
+        "building first: cargo build {key} (nothing to do when it is built already; \
+         a first build takes about {FIRST_BUILD})"
+    );
+    let result = cmd
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
         .map_err(|e| format!("running cargo build {key}: {e}"))
         .and_then(|out| {
             if out.status.success() {
@@ -121,31 +128,6 @@ fn cargo_build(args: &[&str]) -> Result<(), String> {
         });
     built.insert(key, result.clone());
     result
-}
-
-/// Runs `work`; if it takes more than a few seconds, says once what is happening, so
-/// that a first build (minutes) never looks like a hung test.
-fn say_if_slow<T>(what: &str, work: impl FnOnce() -> T) -> T {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let done = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let start = Instant::now();
-            while !done.load(Ordering::Relaxed) {
-                if start.elapsed() > Duration::from_secs(3) {
-                    println!(
-                        "building first: {what} (the first time takes minutes: about \
-                         {FIRST_BUILD}; later runs reuse it)"
-                    );
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        let out = work();
-        done.store(true, Ordering::Relaxed);
-        out
-    })
 }
 
 /// How long the first build of the examples took on the book's reference machine.
@@ -412,13 +394,12 @@ pub fn unique_typed_names(command: &str) -> Result<(String, Vec<(String, String)
     for m in re.find_iter(command) {
         let typed = m.as_str().to_string();
         let run = format!("{typed}{}", run_suffix());
-        if run.len() + 1 > shmbook::names::MAX_PORTABLE_LEN {
+        // The longest suffix: `-r` and a process id of 7 digits (Linux's largest).
+        if 1 + typed.len() + 9 > shmbook::names::MAX_PORTABLE_LEN {
             return Err(format!(
-                "the name {typed} is too long for the suite to make it unique to this run \
-                 ({} characters with the run's suffix {}; the limit is {})",
-                run.len() + 1,
-                run_suffix(),
-                shmbook::names::MAX_PORTABLE_LEN
+                "the name /{typed} is too long for the suite to make it unique to a run: \
+                 a typed name has at most {} characters with its slash",
+                shmbook::names::MAX_PORTABLE_LEN - 9
             ));
         }
         if !pairs.iter().any(|(t, _)| *t == typed) {
