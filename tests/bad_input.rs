@@ -109,6 +109,8 @@ fn commands_from_help(help: &str) -> Vec<Spec> {
 fn every_example_rejects_bad_input_with_one_line_and_status_2() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     runner::build_examples().expect("build the examples");
+    // Only what these probes leave counts, not other programs' entries meanwhile.
+    let name_log = runner::start_name_log("bad_input");
     let before = runner::dev_shm_entries();
     let mut failures = Vec::new();
     let mut probes = 0;
@@ -171,10 +173,9 @@ fn every_example_rejects_bad_input_with_one_line_and_status_2() {
             }
         }
     }
-    let leaked: Vec<_> = runner::dev_shm_entries()
-        .difference(&before)
-        .cloned()
-        .collect();
+    let leaked = runner::suite_leftovers(&before, &name_log);
+    let _ = std::fs::remove_file(&name_log);
+    runner::remove_leftovers(&leaked);
     assert!(
         leaked.is_empty(),
         "bad input left entries in /dev/shm: {leaked:?}"

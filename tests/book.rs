@@ -89,10 +89,7 @@ fn main() -> ExitCode {
 
     // Every name an example makes through shmbook::names::unique, in any process the
     // suite starts, is appended here: the leak check counts those and nothing else.
-    let name_log = runner::profile_dir().join(format!("book-names-{}.log", std::process::id()));
-    let _ = std::fs::remove_file(&name_log);
-    // Set before any thread starts; every command inherits it.
-    std::env::set_var(shmbook::names::LOG_VAR, &name_log);
+    let name_log = runner::start_name_log("book");
     let before = runner::dev_shm_entries();
     let steps: usize = blocks.iter().map(|b| b.steps.len()).sum();
     println!(

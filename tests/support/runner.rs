@@ -444,6 +444,16 @@ pub fn restore_typed_names(
     Ok(out)
 }
 
+/// Starts this test process's log of the names its examples make (see
+/// `shmbook::names::LOG_VAR`): every process it starts from now on appends to it.
+/// Call it before starting any thread; pass the path to [`suite_leftovers`].
+pub fn start_name_log(suite: &str) -> PathBuf {
+    let log = profile_dir().join(format!("{suite}-names-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    std::env::set_var(shmbook::names::LOG_VAR, &log);
+    log
+}
+
 /// The new entries of /dev/shm (since `before`) that this run of the suite made and
 /// left: a name made by `shmbook::names::unique` in one of the suite's processes (they
 /// append it to `log`, see `shmbook::names::LOG_VAR`) or a typed name carrying this
