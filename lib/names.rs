@@ -28,16 +28,37 @@ pub const MAX_PORTABLE_LEN: usize = 31;
 ///
 /// The name is registered with [`crate::cleanup::remove_on_interrupt`]: if the process
 /// is interrupted (Ctrl-C), a segment by this name is removed before it exits.
+///
+/// A name already taken — a leftover of an earlier process that had the same id (ids
+/// wrap around) — is skipped: the next number is tried, so a run never fails on, or
+/// removes, another process's segment.
 pub fn unique(tag: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tag: String = tag.chars().take(8).collect();
-    let name = format!("{PREFIX}{tag}-{}-{n}", std::process::id());
-    crate::cleanup::remove_on_interrupt(&name);
-    if let Some(log) = std::env::var_os(LOG_VAR) {
-        log_name(std::path::Path::new(&log), &name);
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{PREFIX}{tag}-{}-{n}", std::process::id());
+        if taken(&name) {
+            continue;
+        }
+        crate::cleanup::remove_on_interrupt(&name);
+        if let Some(log) = std::env::var_os(LOG_VAR) {
+            log_name(std::path::Path::new(&log), &name);
+        }
+        return name;
     }
-    name
+}
+
+/// True when something — a segment, or anything else — already has this name.
+fn taken(name: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::symlink_metadata(std::path::Path::new("/dev/shm").join(&name[1..])).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        !matches!(crate::os::shm_stat(name), Ok(None))
+    }
 }
 
 /// Appends `name` to the suite's log (see [`LOG_VAR`]); one `write` with `O_APPEND`,
@@ -57,7 +78,7 @@ fn log_name(log: &std::path::Path, name: &str) {
 /// Accepted: an optional `/`, then 1 to 30 characters from `A-Z a-z 0-9 . _ -`.
 pub fn check(word: &str) -> Result<String, String> {
     let body = word.strip_prefix('/').unwrap_or(word);
-    if body.is_empty() {
+    if body.is_empty() || body == "." || body == ".." {
         return Err(format!(
             "'{word}' is not a segment name (write e.g. /shmbook-demo)"
         ));
@@ -97,6 +118,8 @@ mod tests {
         assert_eq!(check("demo").as_deref(), Ok("/demo"));
         assert_eq!(check("/demo").as_deref(), Ok("/demo"));
         assert!(check("/").is_err());
+        assert!(check("/.").is_err());
+        assert!(check("..").is_err());
         assert!(check("a/b").is_err());
         assert!(check("%%").is_err());
         assert!(check(&"x".repeat(31)).is_err());
