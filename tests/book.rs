@@ -40,6 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -107,10 +108,16 @@ fn main() -> ExitCode {
     }
     let queue = Mutex::new(by_page);
     let outcomes = Mutex::new(Vec::<Outcome>::new());
+    // The steps running now, so that one running long (a first build of the grader,
+    // say) is announced rather than looking hung.
+    let running = Mutex::new(Vec::<(Instant, String)>::new());
+    let workers_left = AtomicUsize::new(2);
     std::thread::scope(|s| {
+        s.spawn(|| announce_long_steps(&running, &workers_left));
         for _ in 0..2 {
             s.spawn(|| loop {
                 let Some(page) = queue.lock().unwrap().pop() else {
+                    workers_left.fetch_sub(1, Ordering::Relaxed);
                     break;
                 };
                 for block in page {
@@ -124,10 +131,16 @@ fn main() -> ExitCode {
                     });
                     for step in block.steps {
                         let (failure, skipped, blessed) = match &why {
-                            None => match check_step(&root, &step, bless) {
-                                Ok(blessed) => (None, None, blessed),
-                                Err(f) => (Some(f), None, None),
-                            },
+                            None => {
+                                let at = format!("{}:{}  $ {}", step.file, step.line, step.command);
+                                running.lock().unwrap().push((Instant::now(), at.clone()));
+                                let checked = check_step(&root, &step, bless);
+                                running.lock().unwrap().retain(|(_, a)| *a != at);
+                                match checked {
+                                    Ok(blessed) => (None, None, blessed),
+                                    Err(f) => (Some(f), None, None),
+                                }
+                            }
                             Some(why) if runner::in_ci() => (
                                 Some(format!("CI must run this transcript; it {why}")),
                                 None,
@@ -258,6 +271,20 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Says once, for every step that has run for 20 s, that it is still running, until
+/// the workers are done.
+fn announce_long_steps(running: &Mutex<Vec<(Instant, String)>>, workers_left: &AtomicUsize) {
+    let mut told = BTreeSet::new();
+    while workers_left.load(Ordering::Relaxed) > 0 {
+        std::thread::sleep(Duration::from_millis(250));
+        for (since, at) in running.lock().unwrap().iter() {
+            if since.elapsed() > Duration::from_secs(20) && told.insert(at.clone()) {
+                println!("...  {at}  (still running after 20 s; a first build takes minutes)");
+            }
+        }
     }
 }
 
