@@ -282,7 +282,7 @@ fn announce_long_steps(running: &Mutex<Vec<(Instant, String)>>, workers_left: &A
         std::thread::sleep(Duration::from_millis(250));
         for (since, at) in running.lock().unwrap().iter() {
             if since.elapsed() > Duration::from_secs(20) && told.insert(at.clone()) {
-                println!("...  {at}  (still running after 20 s; a first build takes minutes)");
+                println!("...  {at}  (still running after 20 s: a first build, or a busy machine)");
             }
         }
     }
