@@ -129,8 +129,8 @@ fn cargo_build(args: &[&str]) -> Result<(), String> {
     result
 }
 
-/// How long the first build of the examples took on the book's reference machine.
-const FIRST_BUILD: &str = "FIRST_BUILD_TIME on a 2-core machine";
+/// How long a first build takes (README.md has the measured times).
+const FIRST_BUILD: &str = "several minutes on a 2-core machine";
 
 /// Builds the workspace member `name` (see [`cargo_build`]).
 pub fn build_package(name: &str) -> Result<(), String> {
