@@ -109,7 +109,7 @@ fn cargo_build(args: &[&str]) -> Result<(), String> {
     // build (minutes) never looks like a hung test.
     println!(
         "building first: cargo build {key} (nothing to do when it is built already; \
-         a first build takes about {FIRST_BUILD})"
+         a first build takes {FIRST_BUILD})"
     );
     let result = cmd
         .current_dir(env!("CARGO_MANIFEST_DIR"))
