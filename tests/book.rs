@@ -307,6 +307,13 @@ fn collect_pages(dir: &Path, out: &mut Vec<PathBuf>) {
 /// provided the rewritten lines pass the mutation check too.
 fn check_step(root: &Path, step: &Step, bless: bool) -> Result<Option<Vec<String>>, String> {
     let (command, typed) = runner::unique_typed_names(&step.command)?;
+    // The grader's commands run one at a time: `-p grade -- --solutions` makes cargo put
+    // the grader built with another feature at target/<profile>/grade, and a plain
+    // `cargo run -q -p grade` on another page meanwhile would put the plain one back
+    // under it ("grader built without the solutions feature").
+    static GRADER: Mutex<()> = Mutex::new(());
+    let _one_grader = (runner::package_of(&command).as_deref() == Some("grade"))
+        .then(|| GRADER.lock().unwrap_or_else(|e| e.into_inner()));
     let actual = runner::restore_typed_names(&runner::run(root, &command)?, &typed)?;
     let mut expected = step.expected.clone();
     let mut blessed = None;
