@@ -129,13 +129,20 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     entries: Vec::new(),
     children: Vec::new(),
 });
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Set by the signal handler itself, the moment a signal arrives (before the cleanup
+/// thread wakes up): from then on the process is going to die by that signal, and no
+/// other thread may report an error or exit in its own way.
+static INTERRUPTED: std::sync::OnceLock<std::sync::Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+fn interrupted_flag() -> &'static AtomicBool {
+    INTERRUPTED.get_or_init(|| std::sync::Arc::new(AtomicBool::new(false)))
+}
 
 /// The registry, locked. A lock poisoned by a panic elsewhere is still usable: the data
 /// is a list that no half-done update can break.
 fn registry() -> MutexGuard<'static, Registry> {
     let guard = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    if INTERRUPTED.load(Ordering::SeqCst) && !on_signal_thread() {
+    if interrupted_flag().load(Ordering::SeqCst) && !on_signal_thread() {
         // The cleanup has begun (or is about to): nothing new may be created or
         // started. The signal thread ends the process shortly.
         drop(guard);
@@ -161,7 +168,7 @@ pub(crate) fn park_forever() -> ! {
 
 /// True once a signal has started the cleanup: the process is about to end by it.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    interrupted_flag().load(Ordering::SeqCst)
 }
 
 /// A value whose resource is removed when it is dropped, and on Ctrl-C, `SIGTERM` or
@@ -259,6 +266,31 @@ pub fn create<T, E>(
     })
 }
 
+/// Like [`create`], for a resource whose name is known only once it exists (a segment
+/// that `shared_memory` names at random): `name_of` reads it from what `create` returned,
+/// and both happen under the registry's lock, so a signal cannot fall between them.
+pub fn create_then<T, E>(
+    create: impl FnOnce() -> Result<T, E>,
+    name_of: impl FnOnce(&T) -> Resource,
+) -> Result<Tracked<T>, E> {
+    let mut reg = registry();
+    let value = create()?;
+    let resource = name_of(&value);
+    let inode = resource.inode();
+    let id = reg.next;
+    reg.next += 1;
+    reg.entries.push(Entry {
+        id,
+        resource: resource.clone(),
+        inode,
+    });
+    Ok(Tracked {
+        value: Some(value),
+        id: Some(id),
+        resource,
+    })
+}
+
 /// [`create`] for a shared-memory segment called `name`.
 pub fn segment<T, E>(name: &str, create: impl FnOnce() -> Result<T, E>) -> Result<Tracked<T>, E> {
     self::create(Resource::Segment(name.to_string()), create)
@@ -324,12 +356,22 @@ pub fn install(program: &'static str) {
             return;
         }
     };
+    // A second handler for the same signals sets the flag at once, inside the handler
+    // (an atomic store is async-signal-safe): a helper killed by the same Ctrl-C may be
+    // noticed by the main thread before the cleanup thread has even woken up.
+    interrupted_flag();
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        if let Some(flag) = INTERRUPTED.get() {
+            let _ = signal_hook::flag::register(signal, std::sync::Arc::clone(flag));
+        }
+    }
     std::thread::spawn(move || {
         SIGNAL_THREAD.with(|c| c.set(true));
+        // ANCHOR: signal_thread
         let Some(signal) = signals.forever().next() else {
             return;
         };
-        INTERRUPTED.store(true, Ordering::SeqCst);
+        interrupted_flag().store(true, Ordering::SeqCst);
         // Wait for a creating section to finish, then keep the lock until the end.
         let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
         stop_children(&reg.children);
@@ -344,6 +386,7 @@ pub fn install(program: &'static str) {
                 }
             }
         }
+        // ANCHOR_END: signal_thread
         let removed = if counts.is_empty() {
             "nothing to remove".to_string()
         } else {
@@ -354,9 +397,11 @@ pub fn install(program: &'static str) {
             format!("removed {} it had made", parts.join(", "))
         };
         let name = Signal::try_from(signal).map_or("a signal", |s| s.as_str());
+        // ANCHOR: die_by_signal
         eprintln!("{program}: interrupted by {name}; {removed}");
         // Now die by the signal itself: default action restored, signal raised again.
         let _ = signal_hook::low_level::emulate_default_handler(signal);
+        // ANCHOR_END: die_by_signal
         // Not reached for these three signals; should it be, end the process anyway.
         std::process::exit(128 + signal);
     });
@@ -386,55 +431,4 @@ fn stop_children(children: &[i32]) {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-// --- The first version's interface, kept while the examples move to the one above. ---
-
-/// Removes the segment `name` when dropped, unless [`Unlink::disarm`] was called.
-#[must_use = "the segment is removed when this guard is dropped"]
-pub struct Unlink {
-    name: Option<String>,
-}
-
-impl Unlink {
-    /// Guards `name`.
-    pub fn new(name: impl Into<String>) -> Self {
-        let name = name.into();
-        remove_on_interrupt(&name);
-        Unlink { name: Some(name) }
-    }
-
-    /// Keeps the segment: the guard no longer removes it.
-    pub fn disarm(mut self) {
-        self.name = None;
-    }
-}
-
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        if let Some(name) = self.name.take() {
-            let _ = crate::os::shm_unlink(&name);
-        }
-    }
-}
-
-/// Removes `name` if the process is interrupted. Prefer [`segment`], which registers a
-/// name only once this process has created it.
-pub fn remove_on_interrupt(name: &str) {
-    let resource = Resource::Segment(name.to_string());
-    let mut reg = registry();
-    if !reg.entries.iter().any(|e| e.resource == resource) {
-        let id = reg.next;
-        reg.next += 1;
-        reg.entries.push(Entry {
-            id,
-            resource,
-            inode: None,
-        });
-    }
-}
-
-/// The first version's name for [`install`].
-pub fn install_interrupt_cleanup(program: &'static str) {
-    install(program);
 }
