@@ -11,6 +11,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// (`ls /dev/shm | grep shmbook` on Linux).
 pub const PREFIX: &str = "/shmbook-";
 
+/// When this environment variable names a file, [`unique`] appends every name it
+/// makes to that file, one a line, and so does the cleanup for every segment and
+/// semaphore it registers. The transcript suite (`tests/book.rs`) sets it, so
+/// that its leak check counts the segments its own examples and their helpers made,
+/// and never another program's.
+pub const LOG_VAR: &str = "SHMBOOK_NAME_LOG";
+
 /// The longest portable name, slash included (macOS's `PSHMNAMLEN`).
 pub const MAX_PORTABLE_LEN: usize = 31;
 
@@ -36,6 +43,7 @@ pub fn unique(tag: &str) -> String {
         if taken(&name) {
             continue;
         }
+        log_if_asked(&name);
         return name;
     }
 }
@@ -50,6 +58,27 @@ fn taken(name: &str) -> bool {
     {
         !matches!(crate::os::shm_stat(name), Ok(None))
     }
+}
+
+/// Appends `name` to the suite's log if [`LOG_VAR`] names one. [`unique`] logs every
+/// name it makes, and [`crate::cleanup`] every segment and semaphore it registers (a
+/// name typed by the reader, or one `shared_memory` chose at random).
+pub(crate) fn log_if_asked(name: &str) {
+    if let Some(log) = std::env::var_os(LOG_VAR) {
+        log_name(std::path::Path::new(&log), name);
+    }
+}
+
+/// Appends `name` to the suite's log (see [`LOG_VAR`]); one `write` with `O_APPEND`,
+/// so that lines from processes writing at once stay whole. A failure only costs the
+/// suite's leak check a name, so it is ignored.
+fn log_name(log: &std::path::Path, name: &str) {
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log);
+    let _ = file.and_then(|mut f| f.write_all(format!("{name}\n").as_bytes()));
 }
 
 /// Checks a name typed by the reader and returns it with its leading slash.

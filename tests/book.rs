@@ -9,10 +9,16 @@
 //!   must fail to match: no line of the book passes vacuously.
 //!
 //! Then: every example under `examples/` must be run by at least one transcript, and
-//! `/dev/shm` must hold no new entry (a leaked segment or named semaphore).
+//! `/dev/shm` must hold nothing the suite's processes made (a leaked segment or named
+//! semaphore; entries other programs make meanwhile are not counted, see
+//! `runner::suite_leftovers`). A segment name a transcript types (`/shmbook-WORD`) is
+//! made unique to the run (`runner::unique_typed_names`), so two runs can share a
+//! machine; the harness checks show both (`harness_checks`).
 //!
 //! `cargo test --test book -- segments` runs only the pages whose path contains
-//! `segments`.
+//! `segments` (`-- harness`: only the harness checks). `BLESS=1 cargo test --test
+//! book` rewrites the expected output of each failing transcript from its real run
+//! (`transcript::bless`), in place, for review like any other change.
 //!
 //! Why a small harness of our own rather than `trycmd`: trycmd counts a `$` line whose
 //! first word is not a registered binary (such as `cargo`) as passed without running
@@ -30,11 +36,14 @@ mod runner;
 #[allow(dead_code)]
 mod transcript;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use transcript::{Block, Step};
 
@@ -43,21 +52,34 @@ struct Outcome {
     failure: Option<String>,
     /// Why the step was not run: a program its block needs is missing (never on CI).
     skipped: Option<String>,
+    /// Under `BLESS=1`: the expected output rewritten from the real run.
+    blessed: Option<Vec<String>>,
 }
+
+/// Set to a directory of pages, the suite reads its transcripts there instead of in
+/// `src/` and skips the book-wide checks: the harness checks run the suite on pages
+/// of their own (`tests/fixtures/book/`) this way.
+const PAGES_VAR: &str = "SHMBOOK_BOOK_PAGES";
 
 fn main() -> ExitCode {
     let start = Instant::now();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let fixture = std::env::var_os(PAGES_VAR).map(PathBuf::from);
+    let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
 
     let mut pages = Vec::new();
-    collect_pages(&root.join("src"), &mut pages);
+    collect_pages(fixture.as_deref().unwrap_or(&root.join("src")), &mut pages);
     pages.sort();
 
     let mut blocks: Vec<Block> = Vec::new();
     let mut problems = Vec::new();
     for page in &pages {
-        let rel = page.strip_prefix(&root).unwrap().display().to_string();
+        let rel = page
+            .strip_prefix(&root)
+            .unwrap_or(page)
+            .display()
+            .to_string();
         let text = std::fs::read_to_string(page).unwrap_or_default();
         let (b, p) = transcript::parse(&rel, &text);
         problems.extend(p);
@@ -66,6 +88,9 @@ fn main() -> ExitCode {
         }
     }
 
+    // Every name an example makes through shmbook::names::unique, in any process the
+    // suite starts, is appended here: the leak check counts those and nothing else.
+    let name_log = runner::start_name_log("book");
     let before = runner::dev_shm_entries();
     let steps: usize = blocks.iter().map(|b| b.steps.len()).sum();
     println!(
@@ -83,10 +108,16 @@ fn main() -> ExitCode {
     }
     let queue = Mutex::new(by_page);
     let outcomes = Mutex::new(Vec::<Outcome>::new());
+    // The steps running now, so that one running long (a first build of the grader,
+    // say) is announced rather than looking hung.
+    let running = Mutex::new(Vec::<(Instant, String)>::new());
+    let workers_left = AtomicUsize::new(2);
     std::thread::scope(|s| {
+        s.spawn(|| announce_long_steps(&running, &workers_left));
         for _ in 0..2 {
             s.spawn(|| loop {
                 let Some(page) = queue.lock().unwrap().pop() else {
+                    workers_left.fetch_sub(1, Ordering::Relaxed);
                     break;
                 };
                 for block in page {
@@ -99,23 +130,36 @@ fn main() -> ExitCode {
                         format!("needs {}: {}", missing.join(", "), hints.join("; "))
                     });
                     for step in block.steps {
-                        let (failure, skipped) = match &why {
-                            None => (check_step(&root, &step).err(), None),
-                            Some(why) if runner::in_ci() => {
-                                (Some(format!("CI must run this transcript; it {why}")), None)
+                        let (failure, skipped, blessed) = match &why {
+                            None => {
+                                let at = format!("{}:{}  $ {}", step.file, step.line, step.command);
+                                running.lock().unwrap().push((Instant::now(), at.clone()));
+                                let checked = check_step(&root, &step, bless);
+                                running.lock().unwrap().retain(|(_, a)| *a != at);
+                                match checked {
+                                    Ok(blessed) => (None, None, blessed),
+                                    Err(f) => (Some(f), None, None),
+                                }
                             }
-                            Some(why) => (None, Some(why.clone())),
+                            Some(why) if runner::in_ci() => (
+                                Some(format!("CI must run this transcript; it {why}")),
+                                None,
+                                None,
+                            ),
+                            Some(why) => (None, Some(why.clone()), None),
                         };
-                        let mark = match (&failure, &skipped) {
-                            (Some(_), _) => "FAIL",
-                            (None, Some(_)) => "skip",
-                            (None, None) => "ok  ",
+                        let mark = match (&failure, &skipped, &blessed) {
+                            (Some(_), _, _) => "FAIL",
+                            (None, Some(_), _) => "skip",
+                            (None, None, Some(_)) => "BLESS",
+                            (None, None, None) => "ok  ",
                         };
                         println!("{mark} {}:{}  $ {}", step.file, step.line, step.command);
                         outcomes.lock().unwrap().push(Outcome {
                             step,
                             failure,
                             skipped,
+                            blessed,
                         });
                     }
                 }
@@ -137,8 +181,13 @@ fn main() -> ExitCode {
         }
     }
 
+    let blessed = write_blessed(&root, &outcomes);
+    if let Err(e) = &blessed {
+        failures.push(e.clone());
+    }
+
     // Every example is shown running somewhere in the book.
-    if filter.is_none() {
+    if filter.is_none() && fixture.is_none() {
         let run: BTreeSet<String> = outcomes
             .iter()
             .filter_map(|o| runner::example_of(&o.step.command))
@@ -152,25 +201,60 @@ fn main() -> ExitCode {
         }
     }
 
-    let leaked = runner::leaked_since(&before);
+    let leaked = runner::suite_leftovers(&before, &name_log);
+    let _ = std::fs::remove_file(&name_log);
     if leaked.is_empty() {
-        println!("leak check: no new entry in /dev/shm");
+        println!("leak check: nothing the transcripts made is left in /dev/shm");
     } else {
         failures.push(format!(
-            "/dev/shm holds new entries after the transcripts ran: {leaked:?}"
+            "the transcripts left these in /dev/shm (removed now): {leaked:?}"
         ));
-        runner::remove_our_leftovers(&leaked);
+        runner::remove_leftovers(&leaked);
+    }
+
+    // The harness's own promises, on pages of their own.
+    let mut checks_passed = 0;
+    if fixture.is_none() && filter.as_deref().is_none_or(|f| f == "harness") {
+        for (what, result) in harness_checks(&root) {
+            match result {
+                Ok(()) => {
+                    println!("ok   harness: {what}");
+                    checks_passed += 1;
+                }
+                Err(e) => {
+                    println!("FAIL harness: {what}");
+                    failures.push(format!("harness: {what}\n{e}"));
+                }
+            }
+        }
     }
 
     let ignored: Vec<&Outcome> = outcomes.iter().filter(|o| o.skipped.is_some()).collect();
     let failed_steps = outcomes.iter().filter(|o| o.failure.is_some()).count();
-    let passed = outcomes.len() - ignored.len() - failed_steps;
-    let reasons: BTreeSet<&str> = ignored
-        .iter()
-        .filter_map(|o| o.skipped.as_deref())
-        .collect();
-    for why in reasons {
-        println!("\nskipped transcripts ({why}); the other transcripts ran");
+    let passed = outcomes.len() - ignored.len() - failed_steps + checks_passed;
+    let mut reasons: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for o in &ignored {
+        let why = o.skipped.as_deref().unwrap_or_default();
+        reasons
+            .entry(why)
+            .or_default()
+            .push(format!("{}:{}", o.step.file, o.step.line));
+    }
+    for (why, steps) in reasons {
+        println!(
+            "\nskipped (counted as ignored) {} transcript command(s), {}: {why}; the other transcripts ran",
+            steps.len(),
+            steps.join(" ")
+        );
+    }
+    if let Ok(files) = &blessed {
+        if !files.is_empty() {
+            println!(
+                "\nBLESS=1: rewrote the expected output of failing transcripts in {}; \
+                 review the diff (git diff) like code before you commit it",
+                files.join(", ")
+            );
+        }
     }
     for f in &failures {
         println!("\n---- {f}");
@@ -190,6 +274,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Says once, for every step that has run for 20 s, that it is still running, until
+/// the workers are done.
+fn announce_long_steps(running: &Mutex<Vec<(Instant, String)>>, workers_left: &AtomicUsize) {
+    let mut told = BTreeSet::new();
+    while workers_left.load(Ordering::Relaxed) > 0 {
+        std::thread::sleep(Duration::from_millis(250));
+        for (since, at) in running.lock().unwrap().iter() {
+            if since.elapsed() > Duration::from_secs(20) && told.insert(at.clone()) {
+                println!("...  {at}  (still running after 20 s: a first build, or a busy machine)");
+            }
+        }
+    }
+}
+
 fn collect_pages(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -204,22 +302,244 @@ fn collect_pages(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Runs one step and compares; Err says what differs.
-fn check_step(root: &Path, step: &Step) -> Result<(), String> {
-    let actual = runner::run(root, &step.command)?;
-    if !transcript::matches(&step.expected, &actual) {
-        return Err(format!(
-            "{}\n--- expected (from the book)\n{}\n--- actual\n{}",
-            transcript::first_difference(&step.expected, &actual),
-            step.expected.join("\n"),
-            actual.join("\n")
-        ));
+/// Runs one step and compares; Err says what differs. Under `bless`, a step whose
+/// output differs gets its expected output rewritten from the real run (returned),
+/// provided the rewritten lines pass the mutation check too.
+fn check_step(root: &Path, step: &Step, bless: bool) -> Result<Option<Vec<String>>, String> {
+    let (command, typed) = runner::unique_typed_names(&step.command)?;
+    // The grader's commands run one at a time: `-p grade -- --solutions` makes cargo put
+    // the grader built with another feature at target/<profile>/grade, and a plain
+    // `cargo run -q -p grade` on another page meanwhile would put the plain one back
+    // under it ("grader built without the solutions feature").
+    static GRADER: Mutex<()> = Mutex::new(());
+    let _one_grader = (runner::package_of(&command).as_deref() == Some("grade"))
+        .then(|| GRADER.lock().unwrap_or_else(|e| e.into_inner()));
+    let actual = runner::restore_typed_names(&runner::run(root, &command)?, &typed)?;
+    let mut expected = step.expected.clone();
+    let mut blessed = None;
+    if !transcript::matches(&expected, &actual) {
+        if !bless {
+            return Err(format!(
+                "{}\n--- expected (from the book)\n{}\n--- actual\n{}",
+                transcript::first_difference(&expected, &actual),
+                expected.join("\n"),
+                actual.join("\n")
+            ));
+        }
+        expected = transcript::bless(&expected, &actual);
+        blessed = Some(expected.clone());
     }
-    let (_tried, survivors) = transcript::mutation_check(&step.expected, &actual);
+    let (_tried, survivors) = transcript::mutation_check(&expected, &actual);
     if !survivors.is_empty() {
         return Err(format!(
             "these changed lines would still pass; make the transcript stricter: {survivors:?}"
         ));
     }
-    Ok(())
+    Ok(blessed)
+}
+
+/// Writes the blessed outputs into their pages; returns the pages changed. Each page
+/// is edited from its last step up, so that the line numbers above stay right, and
+/// only where the `$` line is still the command that ran.
+fn write_blessed(root: &Path, outcomes: &[Outcome]) -> Result<Vec<String>, String> {
+    let mut by_file: BTreeMap<&str, Vec<&Outcome>> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.blessed.is_some()) {
+        by_file.entry(&o.step.file).or_default().push(o);
+    }
+    let mut written = Vec::new();
+    for (file, mut steps) in by_file {
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("bless: {file}: {e}"))?;
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        steps.sort_by_key(|o| std::cmp::Reverse(o.step.line));
+        for o in steps {
+            let at = o.step.line - 1;
+            let dollar = lines.get(at).cloned().unwrap_or_default();
+            if dollar.trim_start() != format!("$ {}", o.step.command) {
+                return Err(format!(
+                    "bless: {file}:{} is no longer `$ {}`; not rewritten",
+                    o.step.line, o.step.command
+                ));
+            }
+            let indent = &dollar[..dollar.len() - dollar.trim_start().len()];
+            let new = o.blessed.iter().flatten().map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("{indent}{l}")
+                }
+            });
+            lines.splice(at + 1..at + 1 + o.step.expected.len(), new);
+        }
+        let mut out = lines.join("\n");
+        if text.ends_with('\n') {
+            out.push('\n');
+        }
+        std::fs::write(&path, out).map_err(|e| format!("bless: writing {file}: {e}"))?;
+        written.push(file.to_string());
+    }
+    Ok(written)
+}
+
+/// The harness's own promises, each shown by running the suite itself (this binary)
+/// on pages of `tests/fixtures/book/`:
+/// - two runs at once pass, though their pages type the same segment names, and
+///   entries that other programs create in /dev/shm while they run (planted here, once
+///   both have started) do not fail them;
+/// - a segment an example leaves behind fails the run, and is named.
+fn harness_checks(root: &Path) -> Vec<(&'static str, Result<(), String>)> {
+    let fixtures = root.join("tests/fixtures/book");
+    let mut out = Vec::new();
+
+    let two = (0..2)
+        .map(|_| Suite::start(&fixtures.join("two-runs")))
+        .collect::<Vec<_>>();
+    let planted = two
+        .iter()
+        .all(|s| s.started())
+        .then(plant_other_programs_entries);
+    let results: Vec<_> = two.into_iter().map(Suite::finish).collect();
+    remove_planted(planted.unwrap_or_default());
+    let both = results
+        .iter()
+        .enumerate()
+        .try_for_each(|(k, (ok, output))| match ok {
+            true => Ok(()),
+            false => Err(format!("run {} of 2 failed:\n{output}", k + 1)),
+        });
+    out.push((
+        "two runs at once, typing the same names, with other programs' entries appearing in /dev/shm",
+        both,
+    ));
+
+    let leak = Suite::start(&fixtures.join("leak"));
+    let pid = leak.pid;
+    let planted = leak.started().then(plant_other_programs_entries);
+    let (ok, output) = leak.finish();
+    let others = planted.clone().unwrap_or_default();
+    remove_planted(planted.unwrap_or_default());
+    let left = format!("shmbook-leak-r{pid}");
+    let verdict = if ok {
+        Err(format!(
+            "the run passed, though an example left {left}:\n{output}"
+        ))
+    } else if !output.contains(&format!(
+        "the transcripts left these in /dev/shm (removed now): [\"{left}\"]"
+    )) {
+        Err(format!(
+            "the run failed, but not (only) by naming {left}:\n{output}"
+        ))
+    } else if others.iter().any(|o| output.contains(o.as_str())) {
+        Err(format!(
+            "the run counted another program's entry:\n{output}"
+        ))
+    } else if Path::new("/dev/shm").join(&left).exists() {
+        Err(format!("the run did not remove {left}"))
+    } else {
+        Ok(())
+    };
+    out.push((
+        "a segment an example leaves fails the run, and only that one",
+        verdict,
+    ));
+    out
+}
+
+/// A run of this suite on the pages in one directory, as a child process.
+struct Suite {
+    child: std::process::Child,
+    pid: u32,
+    lines: mpsc::Receiver<String>,
+    output: String,
+}
+
+/// How long a harness check's run of the suite may take.
+const SUITE_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Suite {
+    fn start(pages: &Path) -> Suite {
+        let mut child = Command::new(std::env::current_exe().expect("the suite's own path"))
+            .env(PAGES_VAR, pages)
+            .env_remove("BLESS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the suite again");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped");
+        std::thread::spawn(move || {
+            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        Suite {
+            pid: child.id(),
+            child,
+            lines,
+            output: String::new(),
+        }
+    }
+
+    /// Waits (bounded) until the run has taken its picture of /dev/shm and started.
+    fn started(&self) -> bool {
+        let deadline = Instant::now() + SUITE_TIMEOUT;
+        while let Ok(l) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if l.starts_with("running ") {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Waits (bounded, then kills it) for the run's end: (passed, its output).
+    fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + SUITE_TIMEOUT;
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(l) => {
+                    self.output.push_str(&l);
+                    self.output.push('\n');
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    self.output.push_str("(timed out; killed)\n");
+                    break;
+                }
+            }
+        }
+        let ok = self.child.wait().is_ok_and(|s| s.success());
+        (ok, self.output)
+    }
+}
+
+/// Creates entries in /dev/shm as other programs on the machine would: one named like
+/// another run's example segment, one like another run's typed name, a semaphore and
+/// a name of no book at all. Returns their names.
+fn plant_other_programs_entries() -> Vec<String> {
+    let me = std::process::id();
+    let names = vec![
+        format!("shmbook-segments-{me}-0"),
+        format!("shmbook-twice-r{me}"),
+        format!("sem.shmbook-counter-{me}-1"),
+        format!("another-program-{me}"),
+    ];
+    for n in &names {
+        std::fs::write(Path::new("/dev/shm").join(n), b"not the suite's")
+            .expect("create an entry in /dev/shm");
+    }
+    names
+}
+
+fn remove_planted(names: Vec<String>) {
+    for n in names {
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(n));
+    }
 }

@@ -21,8 +21,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// How long one transcript command may run.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(90);
@@ -105,6 +105,12 @@ fn cargo_build(args: &[&str]) -> Result<(), String> {
     if profile_dir().file_name().is_some_and(|p| p == "release") {
         cmd.arg("--release");
     }
+    // cargo's own progress is hidden (--quiet): say what is happening, so that a first
+    // build (minutes) never looks like a hung test.
+    println!(
+        "building first: cargo build {key} (nothing to do when it is built already; \
+         a first build takes {FIRST_BUILD})"
+    );
     let result = cmd
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -123,26 +129,51 @@ fn cargo_build(args: &[&str]) -> Result<(), String> {
     result
 }
 
+/// How long a first build takes (README.md has the measured times).
+const FIRST_BUILD: &str = "several minutes on a 2-core machine";
+
 /// Builds the workspace member `name` (see [`cargo_build`]).
 pub fn build_package(name: &str) -> Result<(), String> {
     cargo_build(&["-p", name])
 }
 
 /// `target/<profile>`: where cargo put this test run's binaries.
-fn profile_dir() -> PathBuf {
+pub fn profile_dir() -> PathBuf {
     examples_dir()
         .parent()
         .expect("examples/ sits in target/<profile>")
         .to_path_buf()
 }
 
-/// The programs of `needs` that are not on `PATH`.
+/// What a fence may name in `needs=` that is a Python module, not a program: the
+/// `python3` on `PATH` must be able to import it.
+pub const PYTHON_MODULES: &[&str] = &["numpy"];
+
+/// The programs (and Python modules, see [`PYTHON_MODULES`]) of `needs` that this
+/// machine lacks.
 pub fn missing_programs(needs: &[String]) -> Vec<String> {
     needs
         .iter()
-        .filter(|p| shmbook::os::find_program(p).is_none())
+        .filter(|p| {
+            if PYTHON_MODULES.contains(&p.as_str()) {
+                !python_imports(p)
+            } else {
+                shmbook::os::find_program(p).is_none()
+            }
+        })
         .cloned()
         .collect()
+}
+
+/// True when `python3 -c "import MODULE"` succeeds.
+fn python_imports(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// How to get a program a transcript needs, for the line the suite prints instead.
@@ -153,6 +184,9 @@ pub fn install_hint(program: &str) -> String {
             .into(),
         "mpirun" => "install MPI and libclang (Debian, Ubuntu: apt-get install mpich \
                      libmpich-dev libclang-dev; macOS: brew install mpich llvm)"
+            .into(),
+        "numpy" => "install NumPy for the python3 on PATH (pip install numpy; Debian, \
+                    Ubuntu: apt-get install python3-numpy)"
             .into(),
         other => format!("install {other}"),
     }
@@ -227,6 +261,9 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
     if let [c, r, q, p, pkg, rest @ ..] = w.as_slice() {
         if c == "cargo" && r == "run" && q == "-q" && p == "-p" && pkg == "grade" {
             let args = args_after(rest, line, "`-p grade`")?;
+            // `cargo test` does not build the grader's binary: build it here, announced
+            // and outside the command's time limit, so that a first run is not a timeout.
+            build_package("grade")?;
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut cmd = Command::new(cargo);
             cmd.args(["run", "-q", "-p", "grade", "--"]).args(args);
@@ -307,25 +344,113 @@ pub fn dev_shm_entries() -> BTreeSet<String> {
         .collect()
 }
 
-/// The entries of /dev/shm that are new since `before` and stay: an entry that goes
-/// away within a few seconds belonged to a process still finishing (on a developer's
-/// machine, possibly another program's), not a leak of ours.
-pub fn leaked_since(before: &BTreeSet<String>) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let new: Vec<String> = dev_shm_entries().difference(before).cloned().collect();
-        if new.is_empty() || Instant::now() >= deadline {
-            return new;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// The segment names a transcript types (`/shmbook-WORD`) are made unique to this run
+/// of the suite, so that two runs on one machine (two clones, two users) never meet on
+/// a name: the suite runs the command with `/shmbook-WORD-rPID`, PID being the suite's
+/// process id, and shows the output with the name as the book typed it. The suffix
+/// also tells the leak check which entries of /dev/shm are this run's.
+pub fn run_suffix() -> String {
+    format!("-r{}", std::process::id())
 }
 
-/// Removes leaked entries that carry the book's prefix (never anyone else's).
-pub fn remove_our_leftovers(leaked: &[String]) {
-    for name in leaked {
-        if name.starts_with("shmbook-") || name.starts_with("sem.shmbook-") {
-            let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+/// `command` with every `shmbook-WORD` it names made unique to this run (see
+/// [`run_suffix`]), and the pairs (as typed, as run) to restore in its output.
+pub fn unique_typed_names(command: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let re = regex::Regex::new(r"shmbook-[A-Za-z0-9_.-]+").expect("a valid pattern");
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for m in re.find_iter(command) {
+        let typed = m.as_str().to_string();
+        let run = format!("{typed}{}", run_suffix());
+        // The longest suffix: `-r` and a process id of 7 digits (Linux's largest).
+        if 1 + typed.len() + 9 > shmbook::names::MAX_PORTABLE_LEN {
+            return Err(format!(
+                "the name /{typed} is too long for the suite to make it unique to a run: \
+                 a typed name has at most {} characters with its slash",
+                shmbook::names::MAX_PORTABLE_LEN - 9
+            ));
         }
+        if !pairs.iter().any(|(t, _)| *t == typed) {
+            pairs.push((typed, run));
+        }
+    }
+    let rewritten = re.replace_all(command, |c: &regex::Captures| {
+        format!("{}{}", &c[0], run_suffix())
+    });
+    Ok((rewritten.into_owned(), pairs))
+}
+
+/// The output with each name as run shown as typed. A name printed as the book typed
+/// it, without the run's suffix, is an error: the program did not print the name it
+/// was given, and the book would be showing a name it never saw.
+pub fn restore_typed_names(
+    lines: &[String],
+    pairs: &[(String, String)],
+) -> Result<Vec<String>, String> {
+    const MARK: char = '\u{0}';
+    let word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let mut out = Vec::new();
+    for line in lines {
+        let mut l = line.clone();
+        for (typed, run) in pairs {
+            let marked = l.replace(run.as_str(), &MARK.to_string());
+            let bare = marked.match_indices(typed.as_str()).any(|(at, _)| {
+                !marked[at + typed.len()..].starts_with(word)
+                    && !marked[..at].ends_with(|c: char| word(c) && c != '/')
+            });
+            if bare {
+                return Err(format!(
+                    "the output shows {typed}, but the suite ran the command with {run}: \
+                     it printed a name it was not given\n--- output\n{}",
+                    lines.join("\n")
+                ));
+            }
+            l = marked.replace(MARK, typed);
+        }
+        out.push(l);
+    }
+    Ok(out)
+}
+
+/// Starts this test process's log of the names its examples make (see
+/// `shmbook::names::LOG_VAR`): every process it starts from now on appends to it.
+/// Call it before starting any thread; pass the path to [`suite_leftovers`].
+pub fn start_name_log(suite: &str) -> PathBuf {
+    let log = profile_dir().join(format!("{suite}-names-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    std::env::set_var(shmbook::names::LOG_VAR, &log);
+    log
+}
+
+/// The new entries of /dev/shm (since `before`) that this run of the suite made and
+/// left: a name made by `shmbook::names::unique` in one of the suite's processes (they
+/// append it to `log`, see `shmbook::names::LOG_VAR`) or a typed name carrying this
+/// run's suffix. Entries other programs made meanwhile — another clone's run, another
+/// user's program — are not counted, however they are named. Semaphores appear as
+/// `sem.NAME`.
+pub fn suite_leftovers(before: &BTreeSet<String>, log: &Path) -> Vec<String> {
+    let logged: BTreeSet<String> = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|n| n.trim_start_matches('/').to_string())
+        .collect();
+    let suffix = run_suffix();
+    dev_shm_entries()
+        .difference(before)
+        .filter(|entry| {
+            let name = entry.strip_prefix("sem.").unwrap_or(entry);
+            logged.contains(name)
+                || name.match_indices(suffix.as_str()).any(|(at, _)| {
+                    name.starts_with("shmbook-")
+                        && !name[at + suffix.len()..].starts_with(|c: char| c.is_ascii_digit())
+                })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Removes entries of /dev/shm by name (the suite's own leftovers).
+pub fn remove_leftovers(entries: &[String]) {
+    for name in entries {
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
     }
 }

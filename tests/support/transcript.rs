@@ -277,3 +277,91 @@ pub fn mutation_check(expected: &[String], actual: &[String]) -> (usize, Vec<Str
     }
     (tried, survivors)
 }
+
+/// The expected lines rewritten from `actual` (`BLESS=1`): every expected line that
+/// still matches an actual line keeps its text and marks, a `...` line stays where it
+/// still stands for lines, every other actual line is taken as printed (in place of
+/// the expected line it replaces, if any), and expected lines with no counterpart go.
+/// Among the ways to line the two up, the one keeping the most expected lines wins;
+/// among those, the one whose replaced lines look most like their replacements.
+pub fn bless(expected: &[String], actual: &[String]) -> Vec<String> {
+    let e = compile(expected);
+    let a: Vec<&str> = actual.iter().map(|l| l.trim_end()).collect();
+    let (n, m) = (e.len(), a.len());
+    // best[i][j]: (expected lines kept, likeness of the replaced lines to their
+    // replacements, lines replaced) for expected[i..] against a[j..]; the choices, in
+    // order of preference when they tie:
+    #[derive(Clone, Copy)]
+    enum Choice {
+        Keep,          // expected[i] matches a[j]
+        Absorb(usize), // expected[i] is `...` and stands for a[j..k]
+        Replace,       // a[j] replaces expected[i]
+        Drop,          // expected[i] goes
+        Insert,        // a[j] is new
+    }
+    let mut best = vec![vec![(0usize, 0usize, 0usize); m + 1]; n + 1];
+    let mut choice = vec![vec![Choice::Insert; m + 1]; n + 1];
+    let plus = |(k, l, r): (usize, usize, usize), (dk, dl, dr)| (k + dk, l + dl, r + dr);
+    // Likeness: the characters two lines share at their start and at their end.
+    let like = |x: &str, y: &str| {
+        let pre = x.chars().zip(y.chars()).take_while(|(a, b)| a == b).count();
+        let suf = x
+            .chars()
+            .rev()
+            .zip(y.chars().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        (pre + suf).min(x.chars().count().min(y.chars().count()))
+    };
+    for i in (0..=n).rev() {
+        for j in (0..=m).rev() {
+            let mut cands: Vec<((usize, usize, usize), Choice)> = Vec::new();
+            if i < n {
+                match &e[i] {
+                    Some(re) if j < m && re.is_match(a[j]) => {
+                        cands.push((plus(best[i + 1][j + 1], (1, 0, 0)), Choice::Keep))
+                    }
+                    None => {
+                        for k in (j..=m).rev() {
+                            cands.push((plus(best[i + 1][k], (1, 0, 0)), Choice::Absorb(k)));
+                        }
+                    }
+                    _ => {}
+                }
+                if e[i].is_some() && j < m {
+                    let l = like(expected[i].trim_end(), a[j]);
+                    cands.push((plus(best[i + 1][j + 1], (0, l, 1)), Choice::Replace));
+                }
+                cands.push((best[i + 1][j], Choice::Drop));
+            }
+            if j < m {
+                cands.push((best[i][j + 1], Choice::Insert));
+            }
+            // The first of the best candidates: max_by_key would take the last.
+            if let Some(top) = cands.iter().map(|c| c.0).max() {
+                let first = cands
+                    .iter()
+                    .find(|c| c.0 == top)
+                    .expect("top is one of them");
+                best[i][j] = first.0;
+                choice[i][j] = first.1;
+            }
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < n || j < m {
+        let c = choice[i][j];
+        match c {
+            Choice::Keep | Choice::Absorb(_) => out.push(expected[i].clone()),
+            Choice::Replace | Choice::Insert => out.push(a[j].to_string()),
+            Choice::Drop => {}
+        }
+        (i, j) = match c {
+            Choice::Keep | Choice::Replace => (i + 1, j + 1),
+            Choice::Absorb(k) => (i + 1, k),
+            Choice::Drop => (i + 1, j),
+            Choice::Insert => (i, j + 1),
+        };
+    }
+    out
+}
