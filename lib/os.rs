@@ -147,6 +147,18 @@ pub fn explain(e: ShmemError) -> anyhow::Error {
     anyhow::anyhow!("{meaning} ({}, os error {errno})", errno_name(errno))
 }
 
+/// Like [`explain`], for an error of `create` on the name `name`: when the name is
+/// taken by something that is not a segment (a FIFO, a directory), says that instead of
+/// "a segment with this name exists already".
+pub fn explain_at(name: &str, e: ShmemError) -> anyhow::Error {
+    if let ShmemError::MappingIdExists = e {
+        if let Err(not_a_segment) = shm_stat(name) {
+            return anyhow::anyhow!("{not_a_segment}; choose another name");
+        }
+    }
+    explain(e)
+}
+
 /// True for the errors an opener should retry for a while: the segment does not exist
 /// yet (`ENOENT`) or exists but is not sized yet (`EINVAL`). Anything else — permission
 /// denied, a name too long — will not go away by waiting.

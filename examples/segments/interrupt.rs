@@ -13,7 +13,7 @@ pub fn hold(name: Option<String>, seconds: u64) -> Result<()> {
     let name = name.unwrap_or_else(|| names::unique("hold"));
     // Created and registered as one step: from here on, Ctrl-C removes it too.
     let mut shmem = cleanup::segment(&name, || ShmemConf::new().size(4096).os_id(&name).create())
-        .map_err(os::explain)
+        .map_err(|e| os::explain_at(&name, e))
         .with_context(|| format!("creating {name}"))?;
     put(&mut shmem, 0, "held by `segments hold`")?;
     println!("holding {name} for {seconds} s; Ctrl-C ends it early and removes it too");

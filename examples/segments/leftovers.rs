@@ -15,7 +15,7 @@ pub fn leave(name: &str) -> Result<()> {
         .size(4096)
         .os_id(name)
         .create()
-        .map_err(os::explain)
+        .map_err(|e| os::explain_at(name, e))
         .with_context(|| format!("creating {name}"))?;
     put(&mut shmem, 0, "left here by `segments leave`")?;
     shmem.set_owner(false);
