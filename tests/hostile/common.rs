@@ -34,12 +34,28 @@ pub fn setup() {
     });
 }
 
-/// `None` when the sandbox works; otherwise prints that the class is IGNORED (it must
-/// not count as passed) and, on CI, fails.
+thread_local! {
+    static IGNORED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Forgets that the last test was ignored (the harness, before each test).
+pub fn reset_ignored() {
+    IGNORED.with(|c| c.set(false));
+}
+
+/// True when the test that just returned did not run (see [`sandbox_or_ignore`]):
+/// the harness then counts it as ignored, not passed.
+pub fn was_ignored() -> bool {
+    IGNORED.with(|c| c.get())
+}
+
+/// True when the sandbox works; otherwise prints that the class is IGNORED, marks the
+/// test as ignored for the harness (it must not count as passed) and, on CI, fails.
 pub fn sandbox_or_ignore(class: &str) -> bool {
     match sandbox::unavailable() {
         None => true,
         Some(why) => {
+            IGNORED.with(|c| c.set(true));
             eprintln!("hostile: {class}: IGNORED, not run: {why}");
             assert!(!runner::in_ci(), "{class} must run on CI: {why}");
             false

@@ -27,8 +27,7 @@ fn plant(sb: &Sandbox, kind: &str) {
     }
 }
 
-#[test]
-fn a_fifo_or_a_directory_is_not_a_segment() {
+pub fn a_fifo_or_a_directory_is_not_a_segment() {
     if !common::sandbox_or_ignore("fifo") {
         return;
     }
@@ -78,8 +77,7 @@ fn a_fifo_or_a_directory_is_not_a_segment() {
     common::report("fifo", None, cases.len(), &failures);
 }
 
-#[test]
-fn hold_interrupted_while_a_fifo_replaced_its_segment_does_not_hang() {
+pub fn hold_interrupted_while_a_fifo_replaced_its_segment_does_not_hang() {
     if !common::sandbox_or_ignore("fifo-hold") {
         return;
     }
@@ -149,8 +147,7 @@ fn hold_interrupted_while_a_fifo_replaced_its_segment_does_not_hang() {
 /// `garbage::QUICK_LIMIT` (a role still waiting then — e.g. retrying until the name
 /// becomes a segment, a bounded wait — is counted *undecided*); `HOSTILE_FULL=1`: every
 /// line with `garbage::LIMIT`, where not ending is a failure.
-#[test]
-fn roles_on_a_fifo_or_a_directory_do_not_hang() {
+pub fn roles_on_a_fifo_or_a_directory_do_not_hang() {
     if !common::sandbox_or_ignore("fifo-roles") {
         return;
     }

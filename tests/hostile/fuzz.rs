@@ -112,8 +112,7 @@ fn spoil(line: &mut Vec<String>, rng: &mut Rng) {
     }
 }
 
-#[test]
-fn malformed_command_lines_at_random() {
+pub fn malformed_command_lines_at_random() {
     if !common::sandbox_or_ignore("fuzz") {
         return;
     }

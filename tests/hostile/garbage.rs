@@ -123,8 +123,7 @@ fn bytes(len: usize, fill: Fill, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn every_attaching_role_survives_undersized_and_garbage_segments() {
+pub fn every_attaching_role_survives_undersized_and_garbage_segments() {
     if !common::sandbox_or_ignore("garbage") {
         return;
     }
@@ -237,8 +236,7 @@ fn raw_control(out: &[u8]) -> Option<String> {
 /// `--name` option and every role that attaches (one line each) runs on a segment that
 /// starts with [`TERMINAL_ATTACK`]; nothing it prints may hold a raw control byte or
 /// invalid UTF-8. Cases: one per such subcommand or role.
-#[test]
-fn bytes_from_a_segment_are_printed_escaped() {
+pub fn bytes_from_a_segment_are_printed_escaped() {
     if !common::sandbox_or_ignore("escaped") {
         return;
     }
@@ -290,8 +288,7 @@ fn bytes_from_a_segment_are_printed_escaped() {
     common::report("escaped", Some(seed), cases.len(), &failures);
 }
 
-#[test]
-fn raw_control_sees_what_a_terminal_obeys() {
+pub fn raw_control_sees_what_a_terminal_obeys() {
     assert!(raw_control(TERMINAL_ATTACK).is_some());
     assert!(raw_control(b"\xff").is_some());
     assert!(raw_control("said \"\\x1b[2J\" é\n\tok".as_bytes()).is_none());

@@ -76,8 +76,7 @@ fn damaged(sb: &Sandbox, names: &[String]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_leftover_at_the_next_generated_name_is_skipped_and_kept() {
+pub fn a_leftover_at_the_next_generated_name_is_skipped_and_kept() {
     if !common::sandbox_or_ignore("planted") {
         return;
     }
@@ -138,8 +137,7 @@ const CREATE_NAMED: &[(&str, &[&str])] = &[
     ),
 ];
 
-#[test]
-fn a_chosen_name_that_is_taken_is_a_clear_error() {
+pub fn a_chosen_name_that_is_taken_is_a_clear_error() {
     if !common::sandbox_or_ignore("planted-chosen") {
         return;
     }

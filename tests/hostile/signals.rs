@@ -104,8 +104,7 @@ fn attacks(
     cases
 }
 
-#[test]
-fn every_visible_command_is_tabled() {
+pub fn every_visible_command_is_tabled() {
     let mut missing = Vec::new();
     for (example, specs) in common::specs() {
         for s in specs.iter().filter(|s| !s.command.starts_with('_')) {
@@ -126,8 +125,7 @@ fn every_visible_command_is_tabled() {
     );
 }
 
-#[test]
-fn a_signal_at_any_moment_leaves_nothing_behind() {
+pub fn a_signal_at_any_moment_leaves_nothing_behind() {
     if !common::sandbox_or_ignore("signals") {
         return;
     }
@@ -193,8 +191,7 @@ fn a_signal_at_any_moment_leaves_nothing_behind() {
 ///
 /// Cases: 8 commands of [`QUICK`] (seeded pick) per `cargo test`; all with
 /// `HOSTILE_FULL=1`, times `HOSTILE_SIGNAL_ROUNDS`.
-#[test]
-fn kill_9_of_the_example_leaves_no_helper_running() {
+pub fn kill_9_of_the_example_leaves_no_helper_running() {
     if !common::sandbox_or_ignore("kill-9") {
         return;
     }
@@ -228,8 +225,7 @@ fn kill_9_of_the_example_leaves_no_helper_running() {
 /// panic (`failed printing to stdout`, status 101); nothing left behind.
 ///
 /// Cases: 8 commands of [`QUICK`] (seeded pick); all with `HOSTILE_FULL=1`.
-#[test]
-fn a_closed_standard_output_is_not_a_panic() {
+pub fn a_closed_standard_output_is_not_a_panic() {
     if !common::sandbox_or_ignore("closed-stdout") {
         return;
     }
@@ -269,8 +265,7 @@ fn a_closed_standard_output_is_not_a_panic() {
 ///
 /// Cases: 8 commands of [`QUICK`] (seeded pick), each with one of the two sizes;
 /// `HOSTILE_FULL=1`: all 34 × both sizes.
-#[test]
-fn a_small_dev_shm_is_an_error_not_a_crash() {
+pub fn a_small_dev_shm_is_an_error_not_a_crash() {
     if !common::sandbox_or_ignore("small-shm") {
         return;
     }
