@@ -8,11 +8,12 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use redis::Commands;
+use shmbook::alternatives::{spawn_consumer, two_words, Way};
 use shmbook::measure::{as_bytes, checksum, minor_faults};
 use shmbook::process::Child;
 use shmbook::{os, wait, PROCESS_TIMEOUT};
 
-use crate::job::{spawn_consumer, two_words, Measured, Way};
+use crate::job::Measured;
 
 /// What a reader without Redis sees instead of a measurement.
 pub const MISSING: &str = "not run: no redis-server on PATH; install it (Debian, Ubuntu: \

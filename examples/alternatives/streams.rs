@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
+use shmbook::alternatives::{spawn_consumer, temp_file, two_words, Way, MAX_SIZE};
 use shmbook::cleanup::Tracked;
 use shmbook::measure::{as_bytes, as_bytes_mut, checksum, minor_faults};
 use shmbook::{wait, PROCESS_TIMEOUT};
 
-use crate::job::{spawn_consumer, Measured, Way, MAX_SIZE};
+use crate::job::Measured;
 
 // ANCHOR: threads
 /// Threads in one process: the consumer thread gets the producer's `Vec` by move.
@@ -75,7 +76,7 @@ fn produce(
         let (time, mine) = (start.elapsed(), minor_faults() - before);
         let mut report = [0u8; 16];
         rx.read_exact(&mut report).context("reading the checksum")?;
-        let [sum, theirs] = crate::job::two_words(&report)?;
+        let [sum, theirs] = two_words(&report)?;
         measured.round(time, sum == expected, mine + theirs);
     }
     Ok(measured)
@@ -248,7 +249,7 @@ pub fn consume_socket(path: &str, rounds: u32, serialized: bool) -> Result<()> {
 /// A listening socket at a new path in the temporary directory, removed with the
 /// returned guard (and on Ctrl-C).
 pub fn listen() -> Result<(Tracked<UnixListener>, PathBuf)> {
-    let (listener, path) = crate::job::temp_file("sock", |p| UnixListener::bind(p))?;
+    let (listener, path) = temp_file("sock", |p| UnixListener::bind(p))?;
     listener.set_nonblocking(true)?; // so that accept can give up
     Ok((listener, path))
 }
