@@ -9,9 +9,10 @@
 //! | [`helper`] | start a helper process by running the current executable again, wait for it with a time limit |
 //! | [`names`] | unique segment names, and checks for names the reader types |
 //! | [`cleanup`] | what an example creates is registered as it is created and removed on every way out: drop, Ctrl-C, `SIGTERM`, `SIGHUP` |
+//! | [`yes_no`] | a `bool` printed as "yes" or "no", as the transcripts show it |
 //! | [`wait`] | bounded waiting for another process |
 //! | [`locks`] | bounded waits on `raw_sync` locks, around its timeout defect |
-//! | [`semaphores`] | the Semaphores chapter's segment layout: a checked header and the lock it holds |
+//! | [`semaphores`] | the Semaphores chapter's segment layout: a checked header and the lock it holds; `demo`, the segment of the `semaphores` example |
 //! | [`sizing`] | the Sizing chapter's segments, `/dev/shm` space, and its private tmpfs |
 //! | [`semaphore`] | a process-shared POSIX semaphore inside a segment |
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
@@ -47,6 +48,15 @@ use std::time::Duration;
 /// Every wait on another process in the book is bounded: a helper that hangs makes
 /// its parent fail with a clear error after this long, instead of hanging forever.
 pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// "yes" or "no", as the transcripts print a bool.
+pub fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
 
 /// Why `Shmem` cannot be moved into a thread. `cargo test` compiles this snippet as a
 /// doctest and passes only if the compiler rejects it with E0277; the book includes the

@@ -9,6 +9,8 @@
 //! before it touches anything else ([`Layout::open`]). A foreign, truncated or garbage
 //! segment then gives a clear error instead.
 
+pub mod demo;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};

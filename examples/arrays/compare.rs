@@ -13,7 +13,8 @@ use shmbook::helper::Helper;
 use shmbook::{names, PROCESS_TIMEOUT};
 
 use crate::fill::{share, start_filler};
-use crate::layout::{create_array, open_array, publish, sin_of_index, yes_no};
+use crate::layout::{create_array, open_array, publish, sin_of_index};
+use shmbook::yes_no;
 
 // ANCHOR: pool
 /// Like `ProcessPoolExecutor.map`: each worker sends its results back through a pipe,

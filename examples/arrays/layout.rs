@@ -10,7 +10,7 @@ use anyhow::{bail, ensure, Context, Result};
 use bytemuck::{Pod, Zeroable};
 use shared_memory::{Shmem, ShmemConf};
 use shmbook::cleanup::{self, Tracked};
-use shmbook::{names, os, wait, PROCESS_TIMEOUT};
+use shmbook::{names, os, wait, yes_no, PROCESS_TIMEOUT};
 
 // ANCHOR: header
 /// "SHMARRAY" read as a little-endian u64: the first 8 bytes of every array segment.
@@ -216,15 +216,6 @@ pub fn open_segment(name: &str) -> Result<Shmem> {
     os::shm_stat(name).with_context(context)?;
     let shmem = ShmemConf::new().os_id(name).open().map_err(os::explain);
     shmem.with_context(context)
-}
-
-/// "yes" or "no", as the transcripts print a bool.
-pub fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
 }
 
 /// Writes `sin(i)` for every `i` of `range` into `out`.

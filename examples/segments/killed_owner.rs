@@ -8,8 +8,8 @@ use shmbook::cleanup::{self, Resource};
 use shmbook::helper::{self, Helper};
 use shmbook::{names, os, wait, PROCESS_TIMEOUT};
 
-use crate::create::yes_no;
 use crate::threads::as_atomics;
+use shmbook::yes_no;
 
 // ANCHOR: killed_owner
 pub fn run() -> Result<()> {

@@ -7,7 +7,8 @@ use nix::errno::Errno;
 use shared_memory::ShmemConf;
 use shmbook::os::{self, SegmentStat};
 
-use crate::create::{get, put, yes_no};
+use crate::create::{get, put};
+use shmbook::yes_no;
 
 // ANCHOR: leave
 pub fn leave(name: &str) -> Result<()> {

@@ -7,7 +7,7 @@ use shared_memory::{ShmemConf, ShmemError};
 use shmbook::cleanup::{self, Resource, Tracked};
 use shmbook::{names, os};
 
-use crate::create::yes_no;
+use shmbook::yes_no;
 
 // ANCHOR: names
 pub fn run() -> Result<()> {

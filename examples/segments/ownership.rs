@@ -4,7 +4,7 @@ use anyhow::Result;
 use shared_memory::ShmemConf;
 use shmbook::{cleanup, names, os};
 
-use crate::create::yes_no;
+use shmbook::yes_no;
 
 // ANCHOR: ownership
 pub fn run() -> Result<()> {

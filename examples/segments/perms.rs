@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use shared_memory::ShmemConf;
 use shmbook::{cleanup, names, os};
 
-use crate::create::yes_no;
+use shmbook::yes_no;
 
 // ANCHOR: perms
 pub fn run() -> Result<()> {

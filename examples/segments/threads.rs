@@ -6,7 +6,7 @@ use anyhow::Result;
 use shared_memory::{Shmem, ShmemConf};
 use shmbook::{cleanup, names, os};
 
-use crate::create::yes_no;
+use shmbook::yes_no;
 
 // ANCHOR: as_atomics
 /// A view of the mapping as atomics. `&[AtomicU64]` is `Send` and `Sync`, so scoped

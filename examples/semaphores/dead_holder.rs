@@ -13,7 +13,7 @@ use shmbook::sync::SyncContext;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
 use crate::pmutex::{check, Kind, PMutex};
-use crate::segment::{self, object, shared, Object};
+use shmbook::semaphores::demo::{self as segment, object, shared, Object};
 
 // ANCHOR: dead_holder
 pub fn dead_holder() -> Result<()> {

@@ -7,7 +7,6 @@ mod event;
 mod owner;
 mod pmutex;
 mod rwlock;
-mod segment;
 mod timeout_bug;
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -7,7 +7,7 @@ use shmbook::semaphore::Semaphore;
 use shmbook::PROCESS_TIMEOUT;
 
 use crate::pmutex::{check, describe, Kind, PMutex};
-use crate::segment::{create, object, open, publish, Object};
+use shmbook::semaphores::demo::{create, object, open, publish, Object};
 
 // ANCHOR: release
 pub fn release() -> Result<()> {

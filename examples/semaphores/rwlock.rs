@@ -10,8 +10,11 @@ use shmbook::locks::{lock_within, read_within};
 use shmbook::sync::SyncContext;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
-use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, yes_no};
-use crate::segment::{Object, Shared, INSIDE_FOR};
+use shmbook::semaphores::demo::{
+    self as segment, attach_and_wait_for_go, object, shared, start_together,
+};
+use shmbook::semaphores::demo::{Object, Shared, INSIDE_FOR};
+use shmbook::yes_no;
 
 // ANCHOR: rwlock
 pub fn rwlock() -> Result<()> {

@@ -11,7 +11,8 @@ use shmbook::locks::lock_within;
 use shmbook::sync::SyncContext;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
-use crate::segment::{self, object, shared, yes_no, Object};
+use shmbook::semaphores::demo::{self as segment, object, shared, Object};
+use shmbook::yes_no;
 
 // ANCHOR: timeout_bug
 pub fn timeout_bug() -> Result<()> {
