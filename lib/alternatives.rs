@@ -4,7 +4,9 @@
 //!
 //! None of this is the chapter's lesson; its listings call these functions by name.
 
+use std::io::{Read, Write};
 use std::marker::PhantomData;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ use shared_memory::{Shmem, ShmemConf};
 use crate::cleanup::{self, Tracked};
 use crate::helper::Helper;
 use crate::sync::SyncContext;
-use crate::{names, os, PROCESS_TIMEOUT};
+use crate::{names, os, wait, PROCESS_TIMEOUT};
 
 /// The ways, by the names `--ways` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -402,4 +404,91 @@ pub fn events(shmem: &Shmem, create: bool) -> Result<(Box<dyn EventImpl>, Box<dy
 /// seconds, so only whole seconds are safe as a limit (see the Semaphores chapter).
 pub fn wait_limit() -> Timeout {
     Timeout::Val(Duration::from_secs(PROCESS_TIMEOUT.as_secs()))
+}
+
+/// The array's size, sent once before the rounds: the consumer sizes its buffer by it.
+pub fn send_size(tx: &mut impl Write, bytes: usize) -> Result<()> {
+    Ok(tx.write_all(&(bytes as u64).to_le_bytes())?)
+}
+
+/// The size [`send_size`] sent, checked: a whole number of f64, at most `MAX_SIZE`.
+pub fn receive_size(rx: &mut impl Read) -> Result<usize> {
+    let mut word = [0u8; 8];
+    rx.read_exact(&mut word)
+        .context("reading the array's size")?;
+    let bytes = u64::from_le_bytes(word);
+    ensure!(
+        bytes.is_multiple_of(8) && bytes <= MAX_SIZE as u64,
+        "the producer announced {bytes} bytes, not an array this example sends"
+    );
+    Ok(bytes as usize)
+}
+
+/// A listening socket at a new path in the temporary directory, removed with the
+/// returned guard (and on Ctrl-C).
+pub fn listen() -> Result<(Tracked<UnixListener>, PathBuf)> {
+    let (listener, path) = temp_file("sock", |p| UnixListener::bind(p))?;
+    listener.set_nonblocking(true)?; // so that accept can give up
+    Ok((listener, path))
+}
+
+/// Accepts one connection, waiting at most `PROCESS_TIMEOUT`; every read and write on
+/// it is bounded the same way.
+pub fn accept(listener: &UnixListener) -> Result<UnixStream> {
+    let (stream, _) = wait::retry(PROCESS_TIMEOUT, || listener.accept())
+        .context("waiting for the other process to connect")?;
+    bound(stream)
+}
+
+/// Connects to the socket at `path`; reads and writes on it are bounded like [`accept`]'s.
+pub fn connect(path: &str) -> Result<UnixStream> {
+    let stream = UnixStream::connect(path).with_context(|| format!("connecting to {path}"))?;
+    bound(stream)
+}
+
+/// Blocking again, with every read and write bounded by [`PROCESS_TIMEOUT`].
+fn bound(stream: UnixStream) -> Result<UnixStream> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(PROCESS_TIMEOUT))?;
+    stream.set_write_timeout(Some(PROCESS_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// The Redis client's side of the Redis way: bounded connections and pops, keys of
+/// this run.
+pub mod redis_client {
+    use anyhow::{bail, Context, Result};
+    use redis::Commands;
+
+    use crate::PROCESS_TIMEOUT;
+
+    /// A connection to the Redis server at `addr`, with every call bounded by
+    /// [`PROCESS_TIMEOUT`], checked with a `PING`.
+    pub fn connect(addr: &str) -> Result<redis::Connection> {
+        let client = redis::Client::open(format!("redis://{addr}/"))?;
+        let mut con = client
+            .get_connection_with_timeout(PROCESS_TIMEOUT)
+            .with_context(|| format!("connecting to Redis at {addr}"))?;
+        con.set_read_timeout(Some(PROCESS_TIMEOUT))?;
+        con.set_write_timeout(Some(PROCESS_TIMEOUT))?;
+        let _: String = redis::cmd("PING").query(&mut con)?;
+        Ok(con)
+    }
+
+    /// Keys of this run: `shmbook:PID:NAME`, so that runs sharing a server do not meet.
+    pub fn key(name: &str) -> String {
+        format!("shmbook:{}:{name}", std::process::id())
+    }
+
+    /// BLPOP: waits (at most `PROCESS_TIMEOUT`) for an element of the list `key`.
+    pub fn pop(con: &mut redis::Connection, key: &str) -> Result<Vec<u8>> {
+        let popped: Option<(String, Vec<u8>)> = con.blpop(key, PROCESS_TIMEOUT.as_secs_f64())?;
+        match popped {
+            Some((_, value)) => Ok(value),
+            None => bail!(
+                "nothing arrived in {key} within {} s",
+                PROCESS_TIMEOUT.as_secs()
+            ),
+        }
+    }
 }

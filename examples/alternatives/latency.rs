@@ -10,8 +10,8 @@ use anyhow::{bail, Context, Result};
 use raw_sync::events::EventState;
 use redis::Commands;
 use shmbook::alternatives::{
-    attach_page, events, mean_of, page_segment, spawn_helper, spin_until, wait_limit, words, Way,
-    LATENCY,
+    accept, attach_page, connect, events, listen, mean_of, page_segment, redis_client,
+    spawn_helper, spin_until, wait_limit, words, Way, LATENCY,
 };
 use shmbook::helper::Helper;
 use shmbook::measure::duration_text;
@@ -19,7 +19,7 @@ use shmbook::sync::SyncContext;
 use shmbook::PROCESS_TIMEOUT;
 
 use crate::job::not_run;
-use crate::{redis_way, streams};
+use crate::redis_way;
 
 pub fn run(n: u32, ways: &[Way], given: Option<&str>) -> Result<()> {
     println!("an 8-byte message to another process and back; mean of {n} round trips");
@@ -54,7 +54,7 @@ pub fn echo(way: Way, peer: &str, n: u32) -> Result<()> {
             &mut std::io::stdout().lock(),
             n,
         ),
-        Way::Socket => streams::connect(peer).and_then(|s| echo_stream(&mut &s, &mut &s, n)),
+        Way::Socket => connect(peer).and_then(|s| echo_stream(&mut &s, &mut &s, n)),
         Way::Redis => echo_redis(peer, n),
         other => bail!("no echo for the way '{}'", other.name()),
     }
@@ -154,9 +154,9 @@ fn pipe(n: u32) -> Result<Duration> {
 
 /// A Unix socket: one connection, both directions.
 fn socket(n: u32) -> Result<Duration> {
-    let (listener, path) = streams::listen()?;
+    let (listener, path) = listen()?;
     let echo = spawn_echo(Way::Socket, &path.to_string_lossy(), n, false)?;
-    let stream = streams::accept(&listener)?;
+    let stream = accept(&listener)?;
     let mean = mean_of(n, |i| round_trip(&mut &stream, &mut &stream, i))?;
     echo.wait_ok(PROCESS_TIMEOUT)?;
     Ok(mean)
@@ -191,10 +191,10 @@ fn redis(server: &redis_way::Server, n: u32) -> Result<Duration> {
     let mut con = server.connect()?;
     let peer = format!("{}/{}", server.addr, std::process::id());
     let echo = spawn_echo(Way::Redis, &peer, n, false)?;
-    let (ping, pong) = (redis_way::key("ping"), redis_way::key("pong"));
+    let (ping, pong) = (redis_client::key("ping"), redis_client::key("pong"));
     let mean = mean_of(n, |i| {
         let _: () = con.rpush(&ping, &i.to_le_bytes()[..])?;
-        let reply = redis_way::pop(&mut con, &pong)?;
+        let reply = redis_client::pop(&mut con, &pong)?;
         if reply != i.to_le_bytes() {
             bail!("sent {i}, got {reply:?} back");
         }
@@ -206,10 +206,10 @@ fn redis(server: &redis_way::Server, n: u32) -> Result<Duration> {
 
 fn echo_redis(peer: &str, n: u32) -> Result<()> {
     let (addr, pid) = peer.split_once('/').context("peer is ADDR/PID")?;
-    let mut con = redis_way::connect(addr)?;
+    let mut con = redis_client::connect(addr)?;
     let (ping, pong) = (format!("shmbook:{pid}:ping"), format!("shmbook:{pid}:pong"));
     for _ in 0..n {
-        let message = redis_way::pop(&mut con, &ping)?;
+        let message = redis_client::pop(&mut con, &ping)?;
         let _: () = con.rpush(&pong, message)?;
     }
     Ok(())
