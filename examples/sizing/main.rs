@@ -32,7 +32,7 @@ enum Command {
     Lazy {
         /// The segment's size in pages, 64 to 65536; a quarter of them is touched, and
         /// must fit in the free space of /dev/shm
-        #[arg(long, default_value = "256", value_parser = lazy::pages)]
+        #[arg(long, default_value = "256", value_parser = shmbook::sizing::pages)]
         pages: usize,
     },
     /// The last page is usable to its end; the page after it is SIGBUS
