@@ -10,11 +10,10 @@ use anyhow::{anyhow, ensure, Context, Result};
 use shared_memory::Shmem;
 use shmbook::cleanup::Tracked;
 use shmbook::helper::Helper;
-use shmbook::{names, PROCESS_TIMEOUT};
+use shmbook::{names, yes_no, PROCESS_TIMEOUT};
 
 use crate::fill::{share, start_filler};
 use crate::layout::{create_array, open_array, publish, sin_of_index};
-use shmbook::yes_no;
 
 // ANCHOR: pool
 /// Like `ProcessPoolExecutor.map`: each worker sends its results back through a pipe,

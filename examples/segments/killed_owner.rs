@@ -6,10 +6,9 @@ use anyhow::{bail, Context, Result};
 use shared_memory::ShmemConf;
 use shmbook::cleanup::{self, Resource};
 use shmbook::helper::{self, Helper};
-use shmbook::{names, os, wait, PROCESS_TIMEOUT};
+use shmbook::{names, os, wait, yes_no, PROCESS_TIMEOUT};
 
 use crate::threads::as_atomics;
-use shmbook::yes_no;
 
 // ANCHOR: killed_owner
 pub fn run() -> Result<()> {

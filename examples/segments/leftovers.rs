@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use nix::errno::Errno;
 use shared_memory::ShmemConf;
 use shmbook::os::{self, SegmentStat};
+use shmbook::yes_no;
 
 use crate::create::{get, put};
-use shmbook::yes_no;
 
 // ANCHOR: leave
 pub fn leave(name: &str) -> Result<()> {

@@ -2,9 +2,7 @@
 
 use anyhow::{Context, Result};
 use shared_memory::ShmemConf;
-use shmbook::{cleanup, names, os};
-
-use shmbook::yes_no;
+use shmbook::{cleanup, names, os, yes_no};
 
 // ANCHOR: perms
 pub fn run() -> Result<()> {

@@ -9,12 +9,11 @@ use raw_sync::events::{Event, EventInit, EventState};
 use raw_sync::Timeout;
 use shmbook::helper::Helper;
 use shmbook::locks::check_raw_sync_mutex;
-use shmbook::sync::SyncContext;
-use shmbook::PROCESS_TIMEOUT;
-
 use shmbook::semaphores::demo::{
     self as segment, attach_and_wait_for_go, object, shared, start_together, Object,
 };
+use shmbook::sync::SyncContext;
+use shmbook::PROCESS_TIMEOUT;
 
 // ANCHOR: event
 pub fn event() -> Result<()> {

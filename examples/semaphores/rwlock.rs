@@ -7,14 +7,12 @@ use anyhow::Result;
 use raw_sync::locks::{LockImpl, LockInit, RwLock};
 use shmbook::helper::Helper;
 use shmbook::locks::{lock_within, read_within};
-use shmbook::sync::SyncContext;
-use shmbook::{wait, PROCESS_TIMEOUT};
-
 use shmbook::semaphores::demo::{
-    self as segment, attach_and_wait_for_go, object, shared, start_together,
+    self as segment, attach_and_wait_for_go, object, shared, start_together, Object, Shared,
+    INSIDE_FOR,
 };
-use shmbook::semaphores::demo::{Object, Shared, INSIDE_FOR};
-use shmbook::yes_no;
+use shmbook::sync::SyncContext;
+use shmbook::{wait, yes_no, PROCESS_TIMEOUT};
 
 // ANCHOR: rwlock
 pub fn rwlock() -> Result<()> {

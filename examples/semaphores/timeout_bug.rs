@@ -8,11 +8,9 @@ use raw_sync::locks::{LockImpl, LockInit, Mutex};
 use raw_sync::Timeout;
 use shmbook::helper::Helper;
 use shmbook::locks::lock_within;
-use shmbook::sync::SyncContext;
-use shmbook::{wait, PROCESS_TIMEOUT};
-
 use shmbook::semaphores::demo::{self as segment, object, shared, Object};
-use shmbook::yes_no;
+use shmbook::sync::SyncContext;
+use shmbook::{wait, yes_no, PROCESS_TIMEOUT};
 
 // ANCHOR: timeout_bug
 pub fn timeout_bug() -> Result<()> {
