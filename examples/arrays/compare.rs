@@ -10,6 +10,7 @@ use anyhow::{anyhow, ensure, Context, Result};
 use shared_memory::Shmem;
 use shmbook::cleanup::Tracked;
 use shmbook::helper::Helper;
+use shmbook::measure::cpu_times;
 use shmbook::{names, yes_no, PROCESS_TIMEOUT};
 
 use crate::fill::{share, start_filler};
@@ -124,21 +125,4 @@ pub fn run(n: usize, workers: usize) -> Result<()> {
     println!("  in shared memory: {}", line(0, shm_time, cpu1, cpu2));
     println!("  same results: {}", yes_no(same));
     Ok(())
-}
-
-/// CPU time (user + system) used so far by this process, and by its children that
-/// have been waited for (POSIX `getrusage`).
-fn cpu_times() -> Result<(Duration, Duration)> {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let usage = |who| -> Result<Duration> {
-        let r = getrusage(who).context("getrusage")?;
-        let t = |tv: nix::sys::time::TimeVal| {
-            Duration::from_secs(tv.tv_sec() as u64) + Duration::from_micros(tv.tv_usec() as u64)
-        };
-        Ok(t(r.user_time()) + t(r.system_time()))
-    };
-    Ok((
-        usage(UsageWho::RUSAGE_SELF)?,
-        usage(UsageWho::RUSAGE_CHILDREN)?,
-    ))
 }
