@@ -17,6 +17,7 @@
 //! | [`semaphore`] | a process-shared POSIX semaphore inside a segment |
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
 //! | [`alternatives`] | the Alternatives chapter's ways, the header of a mapping its two processes share, bounded spinning, temporary files |
+//! | [`arrays`] | the Arrays chapter's checked open of a segment, a plain segment, the test values `sin(i)` |
 //! | [`measure`] | the Alternatives chapter's test array, checksum, page-fault count and units |
 //! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
 //! | [`process`] | the book's one process runner: helpers recorded for the cleanup, and commands run to their end with a time limit (tests, grader) |
@@ -26,6 +27,7 @@
 //! `raw_sync` directly, because that is what the book teaches.
 
 pub mod alternatives;
+pub mod arrays;
 pub mod cleanup;
 pub mod cli;
 pub mod helper;

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Context, Result};
 use shared_memory::Shmem;
+use shmbook::arrays::sin_of_index;
 use shmbook::cleanup::Tracked;
 use shmbook::helper::Helper;
 use shmbook::measure::cpu_times;
 use shmbook::{names, yes_no, PROCESS_TIMEOUT};
 
 use crate::fill::{share, start_filler};
-use crate::layout::{create_array, open_array, publish, sin_of_index};
+use crate::layout::{create_array, open_array, publish};
 
 // ANCHOR: pool
 /// Like `ProcessPoolExecutor.map`: each worker sends its results back through a pipe,

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
 use shared_memory::{Shmem, ShmemConf};
+use shmbook::arrays::{count_sin, sin_of_index};
 use shmbook::helper::{describe, Helper};
 use shmbook::{names, wait, PROCESS_TIMEOUT};
 
-use crate::layout::{count_sin, create_array, elements, open_array, publish, sin_of_index, stage};
+use crate::layout::{create_array, elements, open_array, publish, stage};
 
 // ANCHOR: race
 const RACE_N: usize = 100_000;
