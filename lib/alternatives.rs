@@ -312,14 +312,9 @@ pub fn prefault_read(at: *const u8, len: usize) {
     }
 }
 
-/// Opens the segment `name` (its real length is `len()`).
-pub fn open(name: &str) -> Result<Shmem> {
-    ShmemConf::new()
-        .os_id(name)
-        .open()
-        .map_err(os::explain)
-        .with_context(|| format!("opening {name}"))
-}
+/// Opens the segment `name` with context (its real length is `len()`): the same call
+/// as the Sizing chapter's.
+pub use crate::sizing::open;
 
 /// Runs `round_trip` `n` times and returns the mean.
 pub fn mean_of(n: u32, mut round_trip: impl FnMut(u64) -> Result<()>) -> Result<Duration> {
