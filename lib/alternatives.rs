@@ -300,16 +300,31 @@ impl<'m> Region<'m> {
     pub fn payload_len(&self) -> usize {
         self.len - HEADER
     }
+
+    /// Maps the first `bytes` of the payload into this process now (one read per page).
+    pub fn prefault(&self, bytes: usize) {
+        // SAFETY: at most the payload's length, which lies inside the mapping (`new`).
+        unsafe { prefault_read(self.payload(), bytes.min(self.payload_len())) }
+    }
 }
 
 /// Touches every page of `len` bytes at `at`, so that the page faults happen now.
-pub fn prefault_read(at: *const u8, len: usize) {
+///
+/// # Safety
+/// `at..at + len` lies inside a live mapping.
+unsafe fn prefault_read(at: *const u8, len: usize) {
     let page = os::page_size();
     for offset in (0..len).step_by(page) {
-        // SAFETY: `at..at + len` lies inside a live mapping (callers pass the payload
-        // or a whole segment); a volatile read of one byte per page maps the page now.
+        // SAFETY: `at..at + len` lies inside a live mapping (the caller's promise); a
+        // volatile read of one byte per page maps the page now.
         unsafe { std::ptr::read_volatile(at.add(offset)) };
     }
+}
+
+/// Maps every page of a whole segment into this process now (one read per page).
+pub fn prefault_segment(shmem: &Shmem) {
+    // SAFETY: the segment's `len()` bytes are mapped for as long as `shmem` lives.
+    unsafe { prefault_read(shmem.as_ptr(), shmem.len()) }
 }
 
 /// Opens the segment `name` with context (its real length is `len()`): the same call

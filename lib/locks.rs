@@ -126,19 +126,6 @@ pub fn read_within<'a>(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deadlines_are_normalized() {
-        for ms in [0, 1, 499, 999, 1000, 1999, 25_000] {
-            let t = deadline(Duration::from_millis(ms));
-            assert!((0..1_000_000_000).contains(&t.tv_nsec), "{ms} ms");
-        }
-    }
-}
-
 /// `Ok` when a pthread call returned 0; else an error naming the call and the error
 /// number it returned ("pthread_mutex_lock: EDEADLK (Resource deadlock avoided)").
 pub fn check(call: &str, rc: i32) -> Result<()> {
@@ -160,4 +147,17 @@ pub fn describe(rc: i32) -> String {
     let text = std::io::Error::from_raw_os_error(rc).to_string();
     let text = text.split(" (os error").next().unwrap_or_default();
     format!("{name} ({text})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_normalized() {
+        for ms in [0, 1, 499, 999, 1000, 1999, 25_000] {
+            let t = deadline(Duration::from_millis(ms));
+            assert!((0..1_000_000_000).contains(&t.tv_nsec), "{ms} ms");
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{ensure, Context, Result};
 use shared_memory::{Shmem, ShmemConf};
 use shmbook::alternatives::{
-    open, prefault_read, spawn_consumer, spin_until, temp_file, Control, Region, Way, HEADER,
+    open, prefault_segment, spawn_consumer, spin_until, temp_file, Control, Region, Way, HEADER,
 };
 use shmbook::measure::{checksum, minor_faults};
 use shmbook::{cleanup, names, os, PROCESS_TIMEOUT};
@@ -81,7 +81,7 @@ fn consume_in_place(region: &Region, rounds: u32) -> Result<()> {
         bytes <= room,
         "{bytes} bytes announced; the mapping has room for {room}"
     );
-    prefault_read(region.payload(), bytes);
+    region.prefault(bytes);
     consume(region.control(), rounds, |_| {
         // SAFETY: the payload is page-aligned and holds `bytes / 8` f64 (checked above;
         // any bits are a valid f64); the producer does not write it again until we
@@ -198,7 +198,7 @@ pub fn consume_fresh(base: &str, rounds: u32) -> Result<()> {
     consume(flags.control(), rounds, |round| {
         let shmem = open(&format!("{base}-r{round}"))?;
         ensure!(shmem.len() == bytes, "round {round}: wrong size");
-        prefault_read(shmem.as_ptr(), bytes); // map its pages into this process
+        prefault_segment(&shmem); // map its pages into this process
         Ok(Segment(shmem))
     })
 }
