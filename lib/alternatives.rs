@@ -16,12 +16,12 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
 use raw_sync::events::{Event, EventImpl, EventInit};
 use raw_sync::Timeout;
-use shared_memory::{Shmem, ShmemConf};
+use shared_memory::Shmem;
 
 use crate::cleanup::{self, Tracked};
 use crate::helper::Helper;
 use crate::sync::SyncContext;
-use crate::{names, os, wait, PROCESS_TIMEOUT};
+use crate::{os, wait, PROCESS_TIMEOUT};
 
 /// The ways, by the names `--ways` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -358,10 +358,8 @@ pub fn words(shmem: &Shmem) -> &[AtomicU64] {
 /// A new one-page segment for one latency way, and its name for the echo. Its last
 /// word says that this example made it.
 pub fn page_segment() -> Result<(String, Tracked<Shmem>)> {
-    let name = names::unique("alt");
-    let shmem = cleanup::segment(&name, || ShmemConf::new().size(PAGE).os_id(&name).create())
-        .map_err(os::explain)
-        .with_context(|| format!("creating {name}"))?;
+    let shmem = cleanup::unique_segment("alt", PAGE)?;
+    let name = shmem.get_os_id().to_string();
     ensure!(shmem.len() >= PAGE, "{name} is smaller than asked for");
     words(&shmem)[PAGE_MAGIC_AT].store(PAGE_MAGIC, Ordering::Release);
     Ok((name, shmem))

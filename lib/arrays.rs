@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use shared_memory::{Shmem, ShmemConf};
 
 use crate::cleanup::{self, Tracked};
-use crate::{names, os};
+use crate::os;
 
 /// Opens the existing segment `name`; anything that is not a segment (a FIFO, a
 /// directory) is refused before it is mapped.
@@ -22,10 +22,7 @@ pub fn open_segment(name: &str) -> Result<Shmem> {
 
 /// A segment of `size` bytes that is not an array, removed on every way out.
 pub fn plain_segment(size: usize) -> Result<Tracked<Shmem>> {
-    let name = names::unique("arrays");
-    cleanup::segment(&name, || ShmemConf::new().size(size).os_id(&name).create())
-        .map_err(os::explain)
-        .with_context(|| format!("creating {name}"))
+    cleanup::unique_segment("arrays", size)
 }
 
 /// Writes `sin(i)` for every `i` of `range` into `out`.

@@ -14,16 +14,13 @@ use nix::sys::stat::{fstat, Mode, SFlag};
 use shared_memory::{Shmem, ShmemConf};
 
 use crate::cleanup::{self, Tracked};
-use crate::{names, os};
+use crate::os;
 
 /// A new segment of `size` bytes under a name no one else uses ([`names::unique`]),
 /// removed when the returned guard drops and on Ctrl-C, `SIGTERM` or `SIGHUP`
 /// ([`cleanup::segment`]). Its name is `get_os_id()`.
 pub fn segment(size: usize) -> Result<Tracked<Shmem>> {
-    let name = names::unique("sizing");
-    cleanup::segment(&name, || ShmemConf::new().size(size).os_id(&name).create())
-        .map_err(os::explain)
-        .with_context(|| format!("creating {name} ({size} bytes)"))
+    cleanup::unique_segment("sizing", size)
 }
 
 /// Opens the segment `name` that another process made; its `len()` is the size the
