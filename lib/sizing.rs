@@ -16,7 +16,7 @@ use shared_memory::{Shmem, ShmemConf};
 use crate::cleanup::{self, Tracked};
 use crate::os;
 
-/// A new segment of `size` bytes under a name no one else uses ([`names::unique`]),
+/// A new segment of `size` bytes under a name no one else uses ([`crate::names::unique`]),
 /// removed when the returned guard drops and on Ctrl-C, `SIGTERM` or `SIGHUP`
 /// ([`cleanup::segment`]). Its name is `get_os_id()`.
 pub fn segment(size: usize) -> Result<Tracked<Shmem>> {

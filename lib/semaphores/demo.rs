@@ -1,5 +1,5 @@
 //! The `semaphores` example's segment: a checked header ([`super::Layout`]), then the flags and
-//! counters of [`Shared`], then one lock at [`OBJECT_AT`].
+//! counters of [`Shared`], then one lock at `OBJECT_AT`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
