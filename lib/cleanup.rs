@@ -299,6 +299,17 @@ pub fn segment<T, E>(name: &str, create: impl FnOnce() -> Result<T, E>) -> Resul
     self::create(Resource::Segment(name.to_string()), create)
 }
 
+/// A new segment of `size` bytes under a name no other segment has
+/// ([`crate::names::unique`] with `tag`), through [`segment`]; its name is `get_os_id()`.
+pub fn unique_segment(tag: &str, size: usize) -> anyhow::Result<Tracked<shared_memory::Shmem>> {
+    use anyhow::Context;
+    let name = crate::names::unique(tag);
+    let conf = || shared_memory::ShmemConf::new().size(size).os_id(&name);
+    segment(&name, || conf().create())
+        .map_err(crate::os::explain)
+        .with_context(|| format!("creating {name} ({size} bytes)"))
+}
+
 /// [`create`] for a named semaphore called `name`.
 pub fn semaphore<T, E>(name: &str, create: impl FnOnce() -> Result<T, E>) -> Result<Tracked<T>, E> {
     self::create(Resource::Semaphore(name.to_string()), create)

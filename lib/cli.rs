@@ -3,7 +3,8 @@
 //! Each example declares its command line as a clap `Parser` (derive): one enum of
 //! subcommands, whose doc comments are its `--help`; helper roles are hidden
 //! subcommands whose names start with `_`. Ranges and choices are declared on the
-//! arguments with the value parsers below ([`bytes`], [`count`], [`segment_name`]), so
+//! arguments with the value parsers below ([`bytes`], [`count`], [`segment_name`]; a
+//! segment's name alone is [`Segment`] or [`NamedSegment`]), so
 //! that bad input is refused — with exit status 2 and clap's message saying what is
 //! wrong and how to call the example — before anything is allocated or created.
 //!
@@ -117,6 +118,24 @@ macro_rules! bin_name {
 /// `#[arg(value_parser = cli::segment_name)]`.
 pub fn segment_name(word: &str) -> Result<String, String> {
     crate::names::check(word)
+}
+
+// The two ways an example takes a segment's name, declared once: flatten one into a
+// subcommand as `Role(cli::Segment)` or `Look(cli::NamedSegment)`. (Plain comments: a
+// doc comment here would replace the subcommand's own help line.)
+
+// `ROLE NAME`: the segment a helper role works on.
+#[derive(clap::Args)]
+pub struct Segment {
+    #[arg(value_parser = segment_name)]
+    pub name: String,
+}
+
+// `--name NAME`: a segment the reader names.
+#[derive(clap::Args)]
+pub struct NamedSegment {
+    #[arg(long, value_parser = segment_name)]
+    pub name: String,
 }
 
 /// A size in bytes (`4096`, `64KiB`, `256MiB`, `1GiB`; also `K`, `M`, `G`, `T`) between

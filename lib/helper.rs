@@ -92,6 +92,16 @@ impl Helper {
         self.child.as_mut().and_then(Child::take_stdout)
     }
 
+    /// The helper's exit status if it has ended, without waiting; `None` while it runs.
+    pub fn try_wait(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        let child = self
+            .child
+            .as_mut()
+            .context("the helper was waited for already")?;
+        let role = &self.role;
+        (child.try_wait()).with_context(|| format!("checking on helper '{role}'"))
+    }
+
     /// The helper's process id.
     pub fn id(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)

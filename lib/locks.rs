@@ -126,6 +126,29 @@ pub fn read_within<'a>(
     })
 }
 
+/// `Ok` when a pthread call returned 0; else an error naming the call and the error
+/// number it returned ("pthread_mutex_lock: EDEADLK (Resource deadlock avoided)").
+pub fn check(call: &str, rc: i32) -> Result<()> {
+    if rc != 0 {
+        bail!("{call}: {}", describe(rc));
+    }
+    Ok(())
+}
+
+/// "EPERM (Operation not permitted)".
+pub fn describe(rc: i32) -> String {
+    let name = match rc {
+        #[cfg(target_os = "linux")]
+        libc::EOWNERDEAD => "EOWNERDEAD",
+        #[cfg(target_os = "linux")]
+        libc::ENOTRECOVERABLE => "ENOTRECOVERABLE",
+        _ => crate::os::errno_name(rc),
+    };
+    let text = std::io::Error::from_raw_os_error(rc).to_string();
+    let text = text.split(" (os error").next().unwrap_or_default();
+    format!("{name} ({text})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

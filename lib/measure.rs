@@ -1,9 +1,12 @@
-//! Measuring a transfer: the test array, its checksum, its bytes, page faults, and
-//! the units the Alternatives chapter prints (GB/s, ns/µs/ms).
+//! Measuring a transfer: the test array, its checksum, its bytes, page faults, CPU
+//! times, a clock every process shares, and the units the Alternatives chapter prints
+//! (GB/s, ns/µs/ms).
 //!
 //! The chapter moves the same array every way — through shared memory, pipes, sockets,
 //! Redis, MPI — and every way checks it with the same checksum, so the functions live
 //! here once, for the `alternatives` example and the `alternatives-mpi` program.
+//! [`cpu_times`] serves the Arrays chapter's pool comparison, [`now_ns`] the
+//! Semaphores chapter's counter.
 
 use std::time::Duration;
 
@@ -48,6 +51,30 @@ pub fn minor_faults() -> u64 {
     use nix::sys::resource::{getrusage, UsageWho};
     // RUSAGE_SELF is always valid: the call cannot fail.
     getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| u.minor_page_faults() as u64)
+}
+
+/// CPU time (user + system) used so far by this process, and by its children that
+/// have been waited for (POSIX `getrusage`).
+pub fn cpu_times() -> anyhow::Result<(Duration, Duration)> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = |who| -> anyhow::Result<Duration> {
+        let r = getrusage(who).map_err(|e| anyhow::anyhow!("getrusage: {e}"))?;
+        let t = |tv: nix::sys::time::TimeVal| {
+            Duration::from_secs(tv.tv_sec() as u64) + Duration::from_micros(tv.tv_usec() as u64)
+        };
+        Ok(t(r.user_time()) + t(r.system_time()))
+    };
+    Ok((
+        usage(UsageWho::RUSAGE_SELF)?,
+        usage(UsageWho::RUSAGE_CHILDREN)?,
+    ))
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: unlike `Instant`, comparable between processes.
+pub fn now_ns() -> u64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC always exists");
+    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
 }
 
 /// "4 MiB", "64 KiB", "5000 bytes".

@@ -93,6 +93,27 @@ pub fn reserve(name: &str, bytes: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// "read and write for its owner, nothing for anyone else" for 0600, and so on.
+pub fn describe_mode(mode: u32) -> String {
+    let part = |bits: u32| match (bits & 4 != 0, bits & 2 != 0) {
+        (true, true) => "read and write",
+        (true, false) => "read only",
+        (false, true) => "write only",
+        (false, false) => "nothing",
+    };
+    let (owner, group, other) = (mode >> 6 & 7, mode >> 3 & 7, mode & 7);
+    if group == 0 && other == 0 {
+        format!("{} for its owner, nothing for anyone else", part(owner))
+    } else {
+        format!(
+            "{} for its owner, {} for its group, {} for others",
+            part(owner),
+            part(group),
+            part(other)
+        )
+    }
+}
+
 /// The effective user id of this process.
 pub fn uid() -> u32 {
     nix::unistd::geteuid().as_raw()

@@ -9,13 +9,15 @@
 //! before it touches anything else ([`Layout::open`]). A foreign, truncated or garbage
 //! segment then gives a clear error instead.
 
+pub mod demo;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 use shared_memory::{Shmem, ShmemConf};
 
 use crate::cleanup::{self, Tracked};
-use crate::{names, os};
+use crate::os;
 
 /// Bytes reserved for the header at the start of the segment; the body follows.
 pub const HEADER: usize = 64;
@@ -51,12 +53,7 @@ impl Layout {
     /// Creates a segment of this layout under a fresh name (`tag` says which example),
     /// removed when the guard drops and on Ctrl-C. Its header is still blank.
     pub fn create(&self, tag: &str) -> Result<Tracked<Shmem>> {
-        let name = names::unique(tag);
-        cleanup::segment(&name, || {
-            ShmemConf::new().size(self.size).os_id(&name).create()
-        })
-        .map_err(os::explain)
-        .with_context(|| format!("creating {name}"))
+        cleanup::unique_segment(tag, self.size)
     }
 
     /// Writes the header: the segment now holds lock `kind`, set up. Call it after the
@@ -126,7 +123,7 @@ mod tests {
     fn plant(bytes: &[u8]) -> (String, Tracked<std::os::fd::OwnedFd>) {
         use nix::fcntl::OFlag;
         use nix::sys::stat::Mode;
-        let name = names::unique("semtest");
+        let name = crate::names::unique("semtest");
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR;
         let fd = cleanup::segment(&name, || {
             nix::sys::mman::shm_open(name.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
@@ -163,7 +160,7 @@ mod tests {
         let (bad, _b) = plant(&garbage);
         let why = refused(&bad);
         assert!(why.contains(r"\x01\x02abc\n\x1b!"), "not escaped: {why}");
-        let missing = names::unique("semtest");
+        let missing = crate::names::unique("semtest");
         assert!(refused(&missing).contains("no segment has this name"));
     }
 
@@ -183,7 +180,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_fifo_is_refused_without_blocking() {
-        let name = names::unique("semtest");
+        let name = crate::names::unique("semtest");
         let path = std::path::Path::new("/dev/shm").join(&name[1..]);
         let _fifo = cleanup::create(cleanup::Resource::File(path.clone()), || {
             nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU)

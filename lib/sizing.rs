@@ -1,6 +1,7 @@
 //! The Sizing chapter's plumbing: segments made and opened with context, a descriptor
 //! of a segment for `fstat`, `ftruncate` and `posix_fallocate`, the space of
-//! `/dev/shm`, and a private tmpfs over `/dev/shm` for one process.
+//! `/dev/shm`, a private tmpfs over `/dev/shm` for one process, and the resident pages
+//! of a mapping (`/proc/self/smaps`).
 //!
 //! None of this is the chapter's lesson; its listings call these functions by name.
 
@@ -13,16 +14,13 @@ use nix::sys::stat::{fstat, Mode, SFlag};
 use shared_memory::{Shmem, ShmemConf};
 
 use crate::cleanup::{self, Tracked};
-use crate::{names, os};
+use crate::os;
 
-/// A new segment of `size` bytes under a name no one else uses ([`names::unique`]),
+/// A new segment of `size` bytes under a name no one else uses ([`crate::names::unique`]),
 /// removed when the returned guard drops and on Ctrl-C, `SIGTERM` or `SIGHUP`
 /// ([`cleanup::segment`]). Its name is `get_os_id()`.
 pub fn segment(size: usize) -> Result<Tracked<Shmem>> {
-    let name = names::unique("sizing");
-    cleanup::segment(&name, || ShmemConf::new().size(size).os_id(&name).create())
-        .map_err(os::explain)
-        .with_context(|| format!("creating {name} ({size} bytes)"))
+    cleanup::unique_segment("sizing", size)
 }
 
 /// Opens the segment `name` that another process made; its `len()` is the size the
@@ -122,4 +120,60 @@ pub fn private_dev_shm(bytes: usize) -> Result<()> {
 #[cfg(not(target_os = "linux"))]
 pub fn private_dev_shm(_bytes: usize) -> Result<()> {
     bail!("not supported on this system: it needs Linux's tmpfs and mount namespaces")
+}
+
+// The section "Memory is taken lazily".
+
+/// The most pages `sizing lazy --pages` accepts.
+pub const MAX_PAGES: u64 = 65536;
+
+/// Opens the segment `name` for the `lazy` helper, which reads a quarter of its pages: a
+/// segment larger than `run` makes is refused, since reading the holes of a huge sparse
+/// segment would allocate them.
+pub fn open_as_made(name: &str) -> Result<shared_memory::Shmem> {
+    let shmem = open(name)?; // len() >= 1: mmap refuses an empty segment
+    let pages = shmem.len().div_ceil(os::page_size()) as u64;
+    if pages > MAX_PAGES {
+        bail!("{name} has {pages} pages; `lazy` makes at most {MAX_PAGES}");
+    }
+    Ok(shmem)
+}
+
+/// `--pages`: 64 to 65536, and the quarter of them that `lazy` touches must fit in the
+/// free space of /dev/shm, so that the run is refused before it allocates anything.
+pub fn pages(word: &str) -> Result<usize, String> {
+    let pages = crate::cli::count(64, MAX_PAGES)(word)? as usize;
+    let touched = (pages / 4 * os::page_size()) as u64;
+    match dev_shm_space() {
+        Ok((_, free)) if touched > free => Err(format!(
+            "{pages} pages: touching a quarter of them takes {touched} bytes, \
+             and /dev/shm has {free} free"
+        )),
+        _ => Ok(pages),
+    }
+}
+
+/// How many pages of the mapping that starts at `start` are in this process's memory,
+/// from the `Rss:` line of its entry in /proc/self/smaps (in kB).
+#[cfg(target_os = "linux")]
+pub fn resident_pages(start: *const u8, page: usize) -> Result<usize> {
+    use anyhow::Context;
+    let smaps = std::fs::read_to_string("/proc/self/smaps").context("reading /proc/self/smaps")?;
+    let header = format!("{:x}-", start as usize);
+    let mut in_entry = false;
+    for line in smaps.lines() {
+        if line.starts_with(|c: char| c.is_ascii_hexdigit()) && line.contains('-') {
+            in_entry = line.starts_with(&header);
+        } else if let (true, Some(kb)) = (in_entry, line.strip_prefix("Rss:")) {
+            let kb: usize = kb.trim().trim_end_matches("kB").trim().parse()?;
+            return Ok(kb * 1024 / page);
+        }
+    }
+    bail!("no mapping at {start:?} in /proc/self/smaps")
+}
+
+/// `/proc/self/smaps` is Linux's.
+#[cfg(not(target_os = "linux"))]
+pub fn resident_pages(_start: *const u8, _page: usize) -> Result<usize> {
+    bail!("not supported on this system: it reads /proc/self/smaps")
 }

@@ -11,7 +11,7 @@ mod redis_way;
 mod streams;
 
 use clap::{Parser, Subcommand};
-use job::{way_in, Way, LATENCY, THROUGHPUT};
+use shmbook::alternatives::{address, array_size, way_in, Way, LATENCY, THROUGHPUT};
 use shmbook::cli;
 
 /// Move an array and bounce a small message every way: shared memory, pipes, sockets,
@@ -28,7 +28,7 @@ enum Command {
     /// Move an array producer -> consumer every way; GB/s against memcpy
     Throughput {
         /// The array's size in bytes, a multiple of 8 (4 KiB to 1 GiB)
-        #[arg(long, default_value = "4MiB", value_parser = job::array_size)]
+        #[arg(long, default_value = "4MiB", value_parser = array_size)]
         size: usize,
         /// Rounds per way; the fastest counts (1 to 1000)
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -37,7 +37,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', value_parser = way_in(THROUGHPUT))]
         ways: Vec<Way>,
         /// A Redis server to use instead of starting one
-        #[arg(long, value_name = "HOST:PORT", value_parser = job::address)]
+        #[arg(long, value_name = "HOST:PORT", value_parser = address)]
         redis: Option<String>,
     },
     /// Round trips of an 8-byte message every way
@@ -49,7 +49,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', value_parser = way_in(LATENCY))]
         ways: Vec<Way>,
         /// A Redis server to use instead of starting one
-        #[arg(long, value_name = "HOST:PORT", value_parser = job::address)]
+        #[arg(long, value_name = "HOST:PORT", value_parser = address)]
         redis: Option<String>,
     },
     /// A crash in a thread, and a crash in another process

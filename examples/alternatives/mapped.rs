@@ -2,135 +2,19 @@
 //! made once and reused, a fresh segment every round, and a file mapped with memmap2.
 
 use std::fs::{File, OpenOptions};
-use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use shared_memory::{Shmem, ShmemConf};
+use shmbook::alternatives::{
+    open, prefault_segment, spawn_consumer, spin_until, temp_file, Control, Region, Way, HEADER,
+};
 use shmbook::measure::{checksum, minor_faults};
 use shmbook::{cleanup, names, os, PROCESS_TIMEOUT};
 
-use crate::job::{spawn_consumer, spin_until, Measured, Way};
-
-/// The array starts this far into every mapping; the first page holds [`Control`].
-const HEADER: usize = 4096;
-
-/// The first word of a mapping this example made: "shmbkalt".
-const MAGIC: u64 = u64::from_le_bytes(*b"shmbkalt");
-
-/// One word on a cache line of its own, so that the flags the two processes write do
-/// not share a line (and do not slow each other down).
-#[repr(C, align(64))]
-struct Line(AtomicU64);
-
-/// The first page: what the consumer checks before it trusts the mapping, then the
-/// flags the producer and the consumer hand back and forth.
-#[repr(C)]
-struct Control {
-    /// [`MAGIC`], written by the producer once `bytes` is set.
-    magic: Line,
-    /// The array's size in bytes.
-    bytes: Line,
-    /// The consumer has mapped (and pre-faulted) the array: the producer may start.
-    ready: Line,
-    /// The round whose array the producer has finished writing.
-    sent: Line,
-    /// The round the consumer has received: the timed part of the round ends here.
-    ack: Line,
-    /// The round the consumer has checksummed; `sum` and `faults` are its results.
-    done: Line,
-    sum: Line,
-    faults: Line,
-}
-
-const _: () = assert!(std::mem::size_of::<Control>() <= HEADER);
-
-/// A mapping seen as [`Control`] followed by the array's bytes.
-struct Region<'m> {
-    base: *mut u8,
-    len: usize,
-    _mapping: PhantomData<&'m ()>,
-}
-
-impl<'m> Region<'m> {
-    /// `len` bytes at `base`, a mapping that lives for 'm; at least the header.
-    fn new(base: *mut u8, len: usize) -> Result<Self> {
-        ensure!(
-            len >= HEADER,
-            "the mapping has {len} bytes, less than the {HEADER}-byte header of this example"
-        );
-        Ok(Region {
-            base,
-            len,
-            _mapping: PhantomData,
-        })
-    }
-
-    fn of_shmem(shmem: &'m Shmem) -> Result<Self> {
-        Self::new(shmem.as_ptr(), shmem.len())
-    }
-
-    fn of_mmap(map: &'m mut memmap2::MmapMut) -> Result<Self> {
-        Self::new(map.as_mut_ptr(), map.len())
-    }
-
-    fn control(&self) -> &Control {
-        // SAFETY: a mapping starts on a page boundary, which is aligned for Control (64
-        // bytes); Control fits in the first page (asserted at compile time), which the
-        // mapping holds (checked in `new`); it is made of atomics only, for which any
-        // bits are valid and which both processes may access at the same time. The
-        // borrow is tied to the mapping by the lifetime 'm.
-        unsafe { &*self.base.cast::<Control>() }
-    }
-
-    /// The producer's side of the header: the array's size, then the magic word.
-    fn announce(&self, bytes: usize) {
-        self.control()
-            .bytes
-            .0
-            .store(bytes as u64, Ordering::Relaxed);
-        self.control().magic.0.store(MAGIC, Ordering::Release);
-    }
-
-    /// The consumer's side: the array's size, if this is a mapping the producer of
-    /// this example announced; an error for anything else.
-    fn announced(&self) -> Result<usize> {
-        let control = self.control();
-        ensure!(
-            control.magic.0.load(Ordering::Acquire) == MAGIC,
-            "the mapping does not start with this example's header"
-        );
-        let bytes = control.bytes.0.load(Ordering::Relaxed);
-        ensure!(
-            bytes.is_multiple_of(8) && bytes <= crate::job::MAX_SIZE as u64,
-            "the header announces {bytes} bytes, not an array of f64 this example makes"
-        );
-        Ok(bytes as usize)
-    }
-
-    /// The array's bytes start here.
-    fn payload(&self) -> *mut u8 {
-        // SAFETY: HEADER is within the mapping (checked in `new`), so the result points
-        // into it or one past its end.
-        unsafe { self.base.add(HEADER) }
-    }
-
-    fn payload_len(&self) -> usize {
-        self.len - HEADER
-    }
-}
-
-/// Touches every page of `len` bytes at `at`, so that the page faults happen now.
-fn prefault_read(at: *const u8, len: usize) {
-    let page = os::page_size();
-    for offset in (0..len).step_by(page) {
-        // SAFETY: `at..at + len` lies inside a live mapping (callers pass the payload
-        // or a whole segment); a volatile read of one byte per page maps the page now.
-        unsafe { std::ptr::read_volatile(at.add(offset)) };
-    }
-}
+use crate::job::Measured;
 
 // ANCHOR: memcpy
 /// The limit: copying the array once, inside one process, into memory that is already
@@ -198,7 +82,7 @@ fn consume_in_place(region: &Region, rounds: u32) -> Result<()> {
         bytes <= room,
         "{bytes} bytes announced; the mapping has room for {room}"
     );
-    prefault_read(region.payload(), bytes);
+    region.prefault(bytes);
     consume(region.control(), rounds, |_| {
         // SAFETY: the payload is page-aligned and holds `bytes / 8` f64 (checked above;
         // any bits are a valid f64); the producer does not write it again until we
@@ -280,15 +164,6 @@ pub fn consume_reused(way: Way, peer: &str, rounds: u32) -> Result<()> {
     }
 }
 
-/// Opens the segment `name` (its real length is `len()`).
-pub fn open(name: &str) -> Result<Shmem> {
-    ShmemConf::new()
-        .os_id(name)
-        .open()
-        .map_err(os::explain)
-        .with_context(|| format!("opening {name}"))
-}
-
 // ANCHOR: fresh
 /// Shared memory used badly for bulk data: a new segment for every array. Each round
 /// pays for creating and mapping it, and for page faults: in the producer (the system
@@ -326,7 +201,7 @@ pub fn consume_fresh(base: &str, rounds: u32) -> Result<()> {
     consume(flags.control(), rounds, |round| {
         let shmem = open(&format!("{base}-r{round}"))?;
         ensure!(shmem.len() == bytes, "round {round}: wrong size");
-        prefault_read(shmem.as_ptr(), bytes); // map its pages into this process
+        prefault_segment(&shmem); // map its pages into this process
         Ok(Segment(shmem))
     })
 }
@@ -349,7 +224,7 @@ impl AsRef<[f64]> for Segment {
 /// segment, but the memory is the file's page cache, and the data stays in the file.
 pub fn file(data: &[f64], rounds: u32) -> Result<Measured> {
     let bytes = std::mem::size_of_val(data);
-    let (file, path) = crate::job::temp_file("bin", |path| {
+    let (file, path) = temp_file("bin", |path| {
         OpenOptions::new()
             .read(true)
             .write(true)

@@ -8,11 +8,13 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use redis::Commands;
+use shmbook::alternatives::redis_client::{connect, key, pop};
+use shmbook::alternatives::{spawn_consumer, two_words, Way};
 use shmbook::measure::{as_bytes, checksum, minor_faults};
 use shmbook::process::Child;
 use shmbook::{os, wait, PROCESS_TIMEOUT};
 
-use crate::job::{spawn_consumer, two_words, Measured, Way};
+use crate::job::Measured;
 
 /// What a reader without Redis sees instead of a measurement.
 pub const MISSING: &str = "not run: no redis-server on PATH; install it (Debian, Ubuntu: \
@@ -83,34 +85,6 @@ impl Server {
     }
 }
 // ANCHOR_END: start
-
-pub fn connect(addr: &str) -> Result<redis::Connection> {
-    let client = redis::Client::open(format!("redis://{addr}/"))?;
-    let mut con = client
-        .get_connection_with_timeout(PROCESS_TIMEOUT)
-        .with_context(|| format!("connecting to Redis at {addr}"))?;
-    con.set_read_timeout(Some(PROCESS_TIMEOUT))?;
-    con.set_write_timeout(Some(PROCESS_TIMEOUT))?;
-    let _: String = redis::cmd("PING").query(&mut con)?;
-    Ok(con)
-}
-
-/// Keys of this run: `shmbook:PID:NAME`, so that runs sharing a server do not meet.
-pub fn key(name: &str) -> String {
-    format!("shmbook:{}:{name}", std::process::id())
-}
-
-/// BLPOP: waits (at most `PROCESS_TIMEOUT`) for an element of the list `key`.
-pub fn pop(con: &mut redis::Connection, key: &str) -> Result<Vec<u8>> {
-    let popped: Option<(String, Vec<u8>)> = con.blpop(key, PROCESS_TIMEOUT.as_secs_f64())?;
-    match popped {
-        Some((_, value)) => Ok(value),
-        None => bail!(
-            "nothing arrived in {key} within {} s",
-            PROCESS_TIMEOUT.as_secs()
-        ),
-    }
-}
 
 // ANCHOR: throughput
 /// Redis as a queue between the two processes: the producer RPUSHes the array's bytes

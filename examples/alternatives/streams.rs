@@ -2,18 +2,18 @@
 //! with serialized messages (postcard) — and threads, which copy nothing.
 
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use shmbook::cleanup::Tracked;
+use shmbook::alternatives::{
+    accept, connect, listen, receive_size, send_size, spawn_consumer, two_words, Way,
+};
 use shmbook::measure::{as_bytes, as_bytes_mut, checksum, minor_faults};
-use shmbook::{wait, PROCESS_TIMEOUT};
+use shmbook::PROCESS_TIMEOUT;
 
-use crate::job::{spawn_consumer, Measured, Way, MAX_SIZE};
+use crate::job::Measured;
 
 // ANCHOR: threads
 /// Threads in one process: the consumer thread gets the producer's `Vec` by move.
@@ -75,7 +75,7 @@ fn produce(
         let (time, mine) = (start.elapsed(), minor_faults() - before);
         let mut report = [0u8; 16];
         rx.read_exact(&mut report).context("reading the checksum")?;
-        let [sum, theirs] = crate::job::two_words(&report)?;
+        let [sum, theirs] = two_words(&report)?;
         measured.round(time, sum == expected, mine + theirs);
     }
     Ok(measured)
@@ -107,24 +107,6 @@ fn consume(rx: &mut impl Read, tx: &mut impl Write, rounds: u32, serialized: boo
     Ok(())
 }
 // ANCHOR_END: stream_consumer
-
-/// The array's size, sent once before the rounds: the consumer sizes its buffer by it.
-fn send_size(tx: &mut impl Write, bytes: usize) -> Result<()> {
-    Ok(tx.write_all(&(bytes as u64).to_le_bytes())?)
-}
-
-/// The size [`send_size`] sent, checked: a whole number of f64, at most `MAX_SIZE`.
-fn receive_size(rx: &mut impl Read) -> Result<usize> {
-    let mut word = [0u8; 8];
-    rx.read_exact(&mut word)
-        .context("reading the array's size")?;
-    let bytes = u64::from_le_bytes(word);
-    ensure!(
-        bytes.is_multiple_of(8) && bytes <= MAX_SIZE as u64,
-        "the producer announced {bytes} bytes, not an array this example sends"
-    );
-    Ok(bytes as usize)
-}
 
 // ANCHOR: postcard
 /// What the producer sends: it borrows the array...
@@ -244,31 +226,3 @@ pub fn consume_socket(path: &str, rounds: u32, serialized: bool) -> Result<()> {
     consume(&mut &stream, &mut &stream, rounds, serialized)
 }
 // ANCHOR_END: socket
-
-/// A listening socket at a new path in the temporary directory, removed with the
-/// returned guard (and on Ctrl-C).
-pub fn listen() -> Result<(Tracked<UnixListener>, PathBuf)> {
-    let (listener, path) = crate::job::temp_file("sock", |p| UnixListener::bind(p))?;
-    listener.set_nonblocking(true)?; // so that accept can give up
-    Ok((listener, path))
-}
-
-/// Accepts one connection, waiting at most `PROCESS_TIMEOUT`; every read and write on
-/// it is bounded the same way.
-pub fn accept(listener: &UnixListener) -> Result<UnixStream> {
-    let (stream, _) = wait::retry(PROCESS_TIMEOUT, || listener.accept())
-        .context("waiting for the other process to connect")?;
-    bound(stream)
-}
-
-pub fn connect(path: &str) -> Result<UnixStream> {
-    let stream = UnixStream::connect(path).with_context(|| format!("connecting to {path}"))?;
-    bound(stream)
-}
-
-fn bound(stream: UnixStream) -> Result<UnixStream> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(PROCESS_TIMEOUT))?;
-    stream.set_write_timeout(Some(PROCESS_TIMEOUT))?;
-    Ok(stream)
-}

@@ -2,10 +2,10 @@
 
 use std::mem::offset_of;
 
-use anyhow::{Context, Result};
-use shared_memory::{Shmem, ShmemConf};
-use shmbook::cleanup::{self, Tracked};
-use shmbook::{names, os};
+use anyhow::Result;
+use shared_memory::Shmem;
+use shmbook::arrays::plain_segment;
+use shmbook::names;
 
 use crate::layout::{create_array, open_array, publish, Header};
 
@@ -43,11 +43,3 @@ fn report(what: &str, shmem: &Shmem) {
     }
 }
 // ANCHOR_END: checks
-
-/// A segment of `size` bytes that is not an array, removed on every way out.
-fn plain_segment(size: usize) -> Result<Tracked<Shmem>> {
-    let name = names::unique("arrays");
-    cleanup::segment(&name, || ShmemConf::new().size(size).os_id(&name).create())
-        .map_err(os::explain)
-        .with_context(|| format!("creating {name}"))
-}

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Context, Result};
 use shared_memory::Shmem;
+use shmbook::arrays::sin_of_index;
 use shmbook::cleanup::Tracked;
 use shmbook::helper::Helper;
-use shmbook::{names, PROCESS_TIMEOUT};
+use shmbook::measure::cpu_times;
+use shmbook::{names, yes_no, PROCESS_TIMEOUT};
 
 use crate::fill::{share, start_filler};
-use crate::layout::{create_array, open_array, publish, sin_of_index, yes_no};
+use crate::layout::{create_array, open_array, publish};
 
 // ANCHOR: pool
 /// Like `ProcessPoolExecutor.map`: each worker sends its results back through a pipe,
@@ -124,21 +126,4 @@ pub fn run(n: usize, workers: usize) -> Result<()> {
     println!("  in shared memory: {}", line(0, shm_time, cpu1, cpu2));
     println!("  same results: {}", yes_no(same));
     Ok(())
-}
-
-/// CPU time (user + system) used so far by this process, and by its children that
-/// have been waited for (POSIX `getrusage`).
-fn cpu_times() -> Result<(Duration, Duration)> {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let usage = |who| -> Result<Duration> {
-        let r = getrusage(who).context("getrusage")?;
-        let t = |tv: nix::sys::time::TimeVal| {
-            Duration::from_secs(tv.tv_sec() as u64) + Duration::from_micros(tv.tv_usec() as u64)
-        };
-        Ok(t(r.user_time()) + t(r.system_time()))
-    };
-    Ok((
-        usage(UsageWho::RUSAGE_SELF)?,
-        usage(UsageWho::RUSAGE_CHILDREN)?,
-    ))
 }

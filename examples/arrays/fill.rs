@@ -3,10 +3,11 @@
 use std::ops::Range;
 
 use anyhow::{ensure, Result};
+use shmbook::arrays::{count_sin, open_segment, sin_of_index};
 use shmbook::helper::Helper;
 use shmbook::{names, PROCESS_TIMEOUT};
 
-use crate::layout::{count_sin, create_array, open_array, open_segment, publish, sin_of_index};
+use crate::layout::{create_array, open_array, publish};
 
 // ANCHOR: fill
 /// The k-th of `workers` ranges of 0..n: sizes differ by at most one, none is lost.

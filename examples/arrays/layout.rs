@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use anyhow::{bail, ensure, Context, Result};
 use bytemuck::{Pod, Zeroable};
 use shared_memory::{Shmem, ShmemConf};
+use shmbook::arrays::sin_of_index;
 use shmbook::cleanup::{self, Tracked};
-use shmbook::{names, os, wait, PROCESS_TIMEOUT};
+use shmbook::{names, os, wait, yes_no, PROCESS_TIMEOUT};
 
 // ANCHOR: header
 /// "SHMARRAY" read as a little-endian u64: the first 8 bytes of every array segment.
@@ -209,37 +210,6 @@ impl<T: Element> Array<'_, T> {
     }
 }
 // ANCHOR_END: view
-
-/// Opens the existing segment `name`; anything that is not a segment (a FIFO, a
-/// directory) is refused before it is mapped.
-pub fn open_segment(name: &str) -> Result<Shmem> {
-    let context = || format!("opening {name}");
-    os::shm_stat(name).with_context(context)?;
-    let shmem = ShmemConf::new().os_id(name).open().map_err(os::explain);
-    shmem.with_context(context)
-}
-
-/// "yes" or "no", as the transcripts print a bool.
-pub fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
-}
-
-/// Writes `sin(i)` for every `i` of `range` into `out`.
-pub fn sin_of_index(range: Range<usize>, out: &mut [f64]) {
-    for (slot, i) in out.iter_mut().zip(range) {
-        *slot = (i as f64).sin();
-    }
-}
-
-/// How many of `values` are, bit for bit, `sin(i)` of their index.
-pub fn count_sin(values: &[f64]) -> usize {
-    let same = |(i, v): (usize, &f64)| v.to_bits() == (i as f64).sin().to_bits();
-    values.iter().enumerate().filter(|&iv| same(iv)).count()
-}
 
 // ANCHOR: layout
 pub fn run() -> Result<()> {

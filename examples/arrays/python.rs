@@ -2,14 +2,13 @@
 //! made, and this program reads an array NumPy made.
 
 use anyhow::Result;
+use shmbook::arrays::{open_segment, sin_of_index};
 use shmbook::cleanup::{self, Resource};
 use shmbook::process::describe;
 use shmbook::python::Python;
-use shmbook::{names, os, PROCESS_TIMEOUT};
+use shmbook::{names, os, yes_no, PROCESS_TIMEOUT};
 
-use crate::layout::{
-    create_array, elements, open_array, open_segment, publish, sin_of_index, yes_no,
-};
+use crate::layout::{create_array, elements, open_array, publish};
 
 // ANCHOR: python_reads
 /// `mode`: the script's `--naive` or `--close-early`, or neither.

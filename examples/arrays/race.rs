@@ -1,16 +1,16 @@
 //! Section "Ready: the race and the fix": a helper creates the array, the parent opens
 //! it as soon as the name exists; first with the magic number stored too early.
 
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Result};
 use shared_memory::{Shmem, ShmemConf};
-use shmbook::process::{describe, Child};
+use shmbook::arrays::{count_sin, sin_of_index};
+use shmbook::helper::{describe, Helper};
 use shmbook::{names, wait, PROCESS_TIMEOUT};
 
-use crate::layout::{count_sin, create_array, elements, open_array, publish, sin_of_index, stage};
+use crate::layout::{create_array, elements, open_array, publish, stage};
 
 // ANCHOR: race
 const RACE_N: usize = 100_000;
@@ -26,40 +26,37 @@ pub fn run() -> Result<()> {
         // The helper creates the segment, and removes it when it ends.
         let mut creator = start_creator(&name, naive)?;
         let shmem = open_when_created(&name, &mut creator)?;
-        let array = open_array::<f64>(&shmem)?; // waits for the magic number (Acquire)
-                                                // SAFETY: nobody writes the elements while we read: the naive creator waits for
-                                                // our `stage` signal below before it fills them; the right one filled them
-                                                // before publishing.
+        // open_array waits for the magic number (Acquire).
+        let array = open_array::<f64>(&shmem)?;
+        // SAFETY: nobody writes the elements while we read: the naive creator waits for
+        // our `stage` signal below before it fills them; the right one filled them
+        // before publishing.
         let right = count_sin(unsafe { array.as_slice() });
         let len = array.len;
         println!("opener:  header checked: {len} f64; elements equal to sin(i): {right}");
         stage(&shmem).store(1, Ordering::Release); // lets the naive creator go on
-        finish(creator)?;
+        creator.wait_ok(PROCESS_TIMEOUT)?; // bounded; the creator must have succeeded
     }
     Ok(())
 }
 // ANCHOR_END: race
 
 /// Starts `arrays _init NAME [--naive]`: a helper that dies with this process.
-fn start_creator(name: &str, naive: bool) -> Result<Child> {
-    let mut cmd = Command::new(std::env::current_exe().context("finding this program")?);
-    cmd.args(["_init", name]).stdin(std::process::Stdio::null());
-    if naive {
-        cmd.arg("--naive");
-    }
-    Child::spawn(&mut cmd).context("starting the creator")
+fn start_creator(name: &str, naive: bool) -> Result<Helper> {
+    let args: &[&str] = if naive { &[name, "--naive"] } else { &[name] };
+    Helper::spawn("_init", args)
 }
 
 /// Opens `name` once the creator has made it; fails at once if the creator ended first
 /// (e.g. because the name was taken), and after [`PROCESS_TIMEOUT`] at the latest.
-fn open_when_created(name: &str, creator: &mut Child) -> Result<Shmem> {
+fn open_when_created(name: &str, creator: &mut Helper) -> Result<Shmem> {
     let deadline = Instant::now() + PROCESS_TIMEOUT;
     loop {
         // Fails while the name is missing, and while it is still 0 bytes long.
         if let Ok(shmem) = ShmemConf::new().os_id(name).open() {
             return Ok(shmem);
         }
-        if let Some(status) = creator.try_wait().context("checking on the creator")? {
+        if let Some(status) = creator.try_wait()? {
             bail!(
                 "the creator ended ({}) before {name} could be opened",
                 describe(status)
@@ -73,19 +70,6 @@ fn open_when_created(name: &str, creator: &mut Child) -> Result<Shmem> {
     }
 }
 
-/// Waits (bounded) for the creator to end, and requires that it succeeded.
-fn finish(mut creator: Child) -> Result<()> {
-    let deadline = Instant::now() + PROCESS_TIMEOUT;
-    match creator
-        .wait_until(deadline)
-        .context("waiting for the creator")?
-    {
-        Some(status) if status.success() => Ok(()),
-        Some(status) => bail!("the creator failed ({})", describe(status)),
-        None => bail!("the creator did not finish within 20 s; killed it"),
-    }
-}
-
 // ANCHOR: init
 pub fn init(name: &str, naive: bool) -> Result<()> {
     let shmem = create_array::<f64>(name, RACE_N)?; // ours: removed on every way out
@@ -94,8 +78,9 @@ pub fn init(name: &str, naive: bool) -> Result<()> {
     if naive {
         println!("creator: publishing the header, then filling {RACE_N} elements");
         publish(&shmem); // too early: the elements are still zeros
-                         // Staging: wait until the opener has looked, so that every run shows the
-                         // unlucky timing. Without this wait the outcome would vary from run to run.
+
+        // Staging: wait until the opener has looked, so that every run shows the
+        // unlucky timing. Without this wait the outcome would vary from run to run.
         wait::until("the opener to look", PROCESS_TIMEOUT, opener_looked)?;
         // SAFETY: the opener has finished reading (it said so through `stage`).
         sin_of_index(0..RACE_N, unsafe { array.range_mut(0..RACE_N) });

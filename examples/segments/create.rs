@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use shared_memory::{Shmem, ShmemConf};
 use shmbook::helper::Helper;
-use shmbook::{cleanup, names, os, PROCESS_TIMEOUT};
+use shmbook::{cleanup, names, os, yes_no, PROCESS_TIMEOUT};
 
 // ANCHOR: fields
 /// Each message lives in a fixed field of the segment: the creator's at offset 0, the
@@ -76,12 +76,3 @@ pub fn answer(name: &str) -> Result<()> {
     Ok(()) // dropping an opener's Shmem only unmaps it
 }
 // ANCHOR_END: answer
-
-/// `true` as "yes", `false` as "no".
-pub fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
-}

@@ -6,9 +6,8 @@ use anyhow::{bail, Context, Result};
 use shared_memory::ShmemConf;
 use shmbook::cleanup::{self, Resource};
 use shmbook::helper::{self, Helper};
-use shmbook::{names, os, wait, PROCESS_TIMEOUT};
+use shmbook::{names, os, wait, yes_no, PROCESS_TIMEOUT};
 
-use crate::create::yes_no;
 use crate::threads::as_atomics;
 
 // ANCHOR: killed_owner

@@ -6,8 +6,9 @@ use anyhow::{Context, Result};
 use nix::errno::Errno;
 use shared_memory::ShmemConf;
 use shmbook::os::{self, SegmentStat};
+use shmbook::yes_no;
 
-use crate::create::{get, put, yes_no};
+use crate::create::{get, put};
 
 // ANCHOR: leave
 pub fn leave(name: &str) -> Result<()> {

@@ -44,20 +44,11 @@ enum Command {
         never_sized: bool,
     },
     /// Say whether a segment exists, its size and mode
-    Exists {
-        #[arg(long, value_parser = cli::segment_name)]
-        name: String,
-    },
+    Exists(cli::NamedSegment),
     /// Remove a segment someone left behind
-    Remove {
-        #[arg(long, value_parser = cli::segment_name)]
-        name: String,
-    },
+    Remove(cli::NamedSegment),
     /// Open an existing segment and show the text at its start
-    Open {
-        #[arg(long, value_parser = cli::segment_name)]
-        name: String,
-    },
+    Open(cli::NamedSegment),
     /// An owner killed before its drop leaks its segment
     KilledOwner,
     /// Keep a segment for N seconds, or until Ctrl-C
@@ -81,10 +72,7 @@ enum Command {
     Perms,
     /// (helper) open NAME, read the creator's greeting, answer
     #[command(name = "_answer", hide = true)]
-    Answer {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Answer(cli::Segment),
     /// (helper) open NAME once, or retry while it is not there or not sized yet
     #[command(name = "_open", hide = true)]
     OpenEarly {
@@ -95,27 +83,24 @@ enum Command {
     },
     /// (helper) create NAME as its owner and wait to be killed
     #[command(name = "_own", hide = true)]
-    Own {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Own(cli::Segment),
 }
 
 fn main() -> std::process::ExitCode {
     cli::run("segments", |cli: Cli| match cli.command {
         Command::Create { size } => create::run(size),
-        Command::Answer { name } => create::answer(&name),
+        Command::Answer(cli::Segment { name }) => create::answer(&name),
         Command::Ownership => ownership::run(),
         Command::Leave {
             name,
             never_sized: true,
         } => leftovers::leave_unsized(&name),
         Command::Leave { name, .. } => leftovers::leave(&name),
-        Command::Exists { name } => leftovers::exists(&name),
-        Command::Remove { name } => leftovers::remove(&name),
-        Command::Open { name } => leftovers::open(&name),
+        Command::Exists(cli::NamedSegment { name }) => leftovers::exists(&name),
+        Command::Remove(cli::NamedSegment { name }) => leftovers::remove(&name),
+        Command::Open(cli::NamedSegment { name }) => leftovers::open(&name),
         Command::KilledOwner => killed_owner::run(),
-        Command::Own { name } => killed_owner::own_until_killed(&name),
+        Command::Own(cli::Segment { name }) => killed_owner::own_until_killed(&name),
         Command::Hold { name, seconds } => interrupt::hold(name, seconds),
         Command::Names => naming::run(),
         Command::Flink => naming::flink(),

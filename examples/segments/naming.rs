@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use shared_memory::{ShmemConf, ShmemError};
 use shmbook::cleanup::{self, Resource, Tracked};
-use shmbook::{names, os};
-
-use crate::create::yes_no;
+use shmbook::{names, os, yes_no};
 
 // ANCHOR: names
 pub fn run() -> Result<()> {

@@ -2,9 +2,7 @@
 
 use anyhow::Result;
 use shared_memory::ShmemConf;
-use shmbook::{cleanup, names, os};
-
-use crate::create::yes_no;
+use shmbook::{cleanup, names, os, yes_no};
 
 // ANCHOR: ownership
 pub fn run() -> Result<()> {

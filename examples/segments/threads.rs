@@ -4,9 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Result;
 use shared_memory::{Shmem, ShmemConf};
-use shmbook::{cleanup, names, os};
-
-use crate::create::yes_no;
+use shmbook::{cleanup, names, os, yes_no};
 
 // ANCHOR: as_atomics
 /// A view of the mapping as atomics. `&[AtomicU64]` is `Send` and `Sync`, so scoped

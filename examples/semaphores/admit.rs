@@ -6,9 +6,10 @@ use std::sync::atomic::Ordering;
 use anyhow::Result;
 use shmbook::helper::Helper;
 use shmbook::semaphore::Semaphore;
+use shmbook::semaphores::demo::{
+    self as segment, attach_and_wait_for_go, object, shared, start_together, Object,
+};
 use shmbook::{wait, PROCESS_TIMEOUT};
-
-use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, Object};
 
 // ANCHOR: admit
 pub fn admit(k: u32, workers: u32) -> Result<()> {

@@ -8,12 +8,12 @@ use anyhow::{bail, Result};
 use raw_sync::locks::{LockImpl, LockInit, Mutex};
 use shared_memory::Shmem;
 use shmbook::helper::{self, Helper};
-use shmbook::locks::{check_raw_sync_mutex, lock_within};
+use shmbook::locks::{check, check_raw_sync_mutex, lock_within};
+use shmbook::semaphores::demo::{self as segment, object, shared, Object};
 use shmbook::sync::SyncContext;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
-use crate::pmutex::{check, Kind, PMutex};
-use crate::segment::{self, object, shared, Object};
+use crate::pmutex::{Kind, PMutex};
 
 // ANCHOR: dead_holder
 pub fn dead_holder() -> Result<()> {
@@ -64,7 +64,7 @@ fn robust(shmem: &Shmem) -> Result<()> {
     let rc = unsafe { libc::pthread_mutex_timedlock(mutex.0, &deadline) };
     println!(
         "parent: pthread_mutex_timedlock returned {}",
-        crate::pmutex::describe(rc)
+        shmbook::locks::describe(rc)
     );
     if rc != libc::EOWNERDEAD {
         bail!("expected EOWNERDEAD");

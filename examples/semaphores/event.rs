@@ -9,10 +9,11 @@ use raw_sync::events::{Event, EventInit, EventState};
 use raw_sync::Timeout;
 use shmbook::helper::Helper;
 use shmbook::locks::check_raw_sync_mutex;
+use shmbook::semaphores::demo::{
+    self as segment, attach_and_wait_for_go, object, shared, start_together, Object,
+};
 use shmbook::sync::SyncContext;
 use shmbook::PROCESS_TIMEOUT;
-
-use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, Object};
 
 // ANCHOR: event
 pub fn event() -> Result<()> {

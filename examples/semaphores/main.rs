@@ -7,7 +7,6 @@ mod event;
 mod owner;
 mod pmutex;
 mod rwlock;
-mod segment;
 mod timeout_bug;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -46,22 +45,13 @@ enum Command {
     TimeoutBug,
     /// (helper) post the semaphore in segment NAME without having taken it
     #[command(name = "_post", hide = true)]
-    Post {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Post(cli::Segment),
     /// (helper) unlock the error-checking mutex in NAME, which another process holds
     #[command(name = "_unlock", hide = true)]
-    Unlock {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Unlock(cli::Segment),
     /// (helper) one of `admit`'s workers
     #[command(name = "_worker", hide = true)]
-    Worker {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Worker(cli::Segment),
     /// (helper) a reader of `rwlock`; --late: come while the writer holds the lock
     #[command(name = "_reader", hide = true)]
     Reader {
@@ -72,22 +62,13 @@ enum Command {
     },
     /// (helper) the writer of `rwlock`
     #[command(name = "_writer", hide = true)]
-    Writer {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Writer(cli::Segment),
     /// (helper) wait for `event`'s data
     #[command(name = "_consumer", hide = true)]
-    Consumer {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Consumer(cli::Segment),
     /// (helper) take the mutex in NAME and hold it until killed
     #[command(name = "_hold", hide = true)]
-    Hold {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Hold(cli::Segment),
 }
 
 fn main() -> std::process::ExitCode {
@@ -105,12 +86,12 @@ fn main() -> std::process::ExitCode {
         Command::Event => event::event(),
         Command::DeadHolder => dead_holder::dead_holder(),
         Command::TimeoutBug => timeout_bug::timeout_bug(),
-        Command::Post { name } => owner::post_unowned(&name),
-        Command::Unlock { name } => owner::unlock_unowned(&name),
-        Command::Worker { name } => admit::worker(&name),
+        Command::Post(cli::Segment { name }) => owner::post_unowned(&name),
+        Command::Unlock(cli::Segment { name }) => owner::unlock_unowned(&name),
+        Command::Worker(cli::Segment { name }) => admit::worker(&name),
         Command::Reader { name, late } => rwlock::reader(&name, late),
-        Command::Writer { name } => rwlock::writer(&name),
-        Command::Consumer { name } => event::consumer(&name),
-        Command::Hold { name } => dead_holder::hold(&name),
+        Command::Writer(cli::Segment { name }) => rwlock::writer(&name),
+        Command::Consumer(cli::Segment { name }) => event::consumer(&name),
+        Command::Hold(cli::Segment { name }) => dead_holder::hold(&name),
     })
 }

@@ -3,11 +3,12 @@
 
 use anyhow::Result;
 use shmbook::helper::Helper;
+use shmbook::locks::{check, describe};
 use shmbook::semaphore::Semaphore;
+use shmbook::semaphores::demo::{create, object, open, publish, Object};
 use shmbook::PROCESS_TIMEOUT;
 
-use crate::pmutex::{check, describe, Kind, PMutex};
-use crate::segment::{create, object, open, publish, Object};
+use crate::pmutex::{Kind, PMutex};
 
 // ANCHOR: release
 pub fn release() -> Result<()> {

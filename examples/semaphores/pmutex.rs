@@ -3,8 +3,8 @@
 
 use std::mem::MaybeUninit;
 
-use anyhow::{bail, Result};
-use shmbook::os;
+use anyhow::Result;
+use shmbook::locks::check;
 
 // ANCHOR: pmutex
 /// A process-shared pthread mutex set up by hand, of a kind raw_sync cannot make.
@@ -118,25 +118,4 @@ impl PMutex {
         // SAFETY: the caller's promise.
         unsafe { libc::pthread_mutex_destroy(self.0) };
     }
-}
-
-pub fn check(call: &str, rc: i32) -> Result<()> {
-    if rc != 0 {
-        bail!("{call}: {}", describe(rc));
-    }
-    Ok(())
-}
-
-/// "EPERM (Operation not permitted)".
-pub fn describe(rc: i32) -> String {
-    let name = match rc {
-        #[cfg(target_os = "linux")]
-        libc::EOWNERDEAD => "EOWNERDEAD",
-        #[cfg(target_os = "linux")]
-        libc::ENOTRECOVERABLE => "ENOTRECOVERABLE",
-        _ => os::errno_name(rc),
-    };
-    let text = std::io::Error::from_raw_os_error(rc).to_string();
-    let text = text.split(" (os error").next().unwrap_or_default();
-    format!("{name} ({text})")
 }

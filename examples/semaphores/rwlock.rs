@@ -7,11 +7,12 @@ use anyhow::Result;
 use raw_sync::locks::{LockImpl, LockInit, RwLock};
 use shmbook::helper::Helper;
 use shmbook::locks::{lock_within, read_within};
+use shmbook::semaphores::demo::{
+    self as segment, attach_and_wait_for_go, object, shared, start_together, Object, Shared,
+    INSIDE_FOR,
+};
 use shmbook::sync::SyncContext;
-use shmbook::{wait, PROCESS_TIMEOUT};
-
-use crate::segment::{self, attach_and_wait_for_go, object, shared, start_together, yes_no};
-use crate::segment::{Object, Shared, INSIDE_FOR};
+use shmbook::{wait, yes_no, PROCESS_TIMEOUT};
 
 // ANCHOR: rwlock
 pub fn rwlock() -> Result<()> {

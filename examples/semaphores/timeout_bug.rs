@@ -8,10 +8,9 @@ use raw_sync::locks::{LockImpl, LockInit, Mutex};
 use raw_sync::Timeout;
 use shmbook::helper::Helper;
 use shmbook::locks::lock_within;
+use shmbook::semaphores::demo::{self as segment, object, shared, Object};
 use shmbook::sync::SyncContext;
-use shmbook::{wait, PROCESS_TIMEOUT};
-
-use crate::segment::{self, object, shared, yes_no, Object};
+use shmbook::{wait, yes_no, PROCESS_TIMEOUT};
 
 // ANCHOR: timeout_bug
 pub fn timeout_bug() -> Result<()> {

@@ -5,12 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{bail, Context, Result};
 use raw_sync::locks::{LockInit, Mutex};
 use shmbook::locks::check_raw_sync_mutex;
+use shmbook::measure::now_ns;
 use shmbook::semaphore::Semaphore;
 use shmbook::semaphores::body;
 use shmbook::sync::SyncContext;
 use shmbook::{wait, PROCESS_TIMEOUT};
 
-use crate::measure::{now_ns, shared, MAX_N, MUTEX_AT, SEGMENT, SEM_AT};
+use crate::measure::{shared, MAX_N, MUTEX_AT, SEGMENT, SEM_AT};
 use crate::variants::Variant;
 
 // ANCHOR: count

@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use raw_sync::locks::{LockImpl, LockInit, Mutex};
 use shared_memory::Shmem;
 use shmbook::helper::Helper;
+use shmbook::measure::now_ns;
 use shmbook::semaphore::Semaphore;
 use shmbook::semaphores::{body, Layout};
 use shmbook::sync::SyncContext;
@@ -126,13 +127,6 @@ fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
     Ok((s.count.load(Ordering::Acquire), secs))
 }
 // ANCHOR_END: measure
-
-/// CLOCK_MONOTONIC in nanoseconds: unlike `Instant`, comparable between processes.
-pub fn now_ns() -> u64 {
-    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .expect("CLOCK_MONOTONIC always exists");
-    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
-}
 
 /// Times every variant (or `only`) and prints one line for each.
 pub fn run(n: u64, only: Option<Variant>, processes: u32) -> Result<()> {

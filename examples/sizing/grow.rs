@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use shared_memory::Shmem;
 use shmbook::cleanup::Tracked;
 use shmbook::helper::Helper;
-use shmbook::{names, os, sizing, wait, PROCESS_TIMEOUT};
+use shmbook::{names, os, sizing, wait, yes_no, PROCESS_TIMEOUT};
 
 // ANCHOR: note
 /// The first NOTE bytes of the old segment: flag word MOVED, flag word OPENED (the
@@ -113,12 +113,4 @@ fn name_in(field: &[u8]) -> Result<String> {
         anyhow::anyhow!("the note's name is not text: \"{}\"", field.escape_ascii())
     })?;
     names::check(word).map_err(anyhow::Error::msg)
-}
-
-fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
 }

@@ -1,9 +1,10 @@
 //! Section "Memory is taken lazily": pages are allocated as processes touch them, and a
 //! second process maps the same pages instead of copies.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use shmbook::helper::Helper;
-use shmbook::{cli, os, sizing, PROCESS_TIMEOUT};
+use shmbook::sizing::{open_as_made, resident_pages};
+use shmbook::{os, sizing, PROCESS_TIMEOUT};
 
 use crate::table::reserved_bytes;
 
@@ -63,57 +64,3 @@ pub fn resident(name: &str) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: resident
-
-/// The most pages `lazy --pages` accepts.
-const MAX_PAGES: u64 = 65536;
-
-/// Opens the segment `name` for the helper, which reads a quarter of its pages: a
-/// segment larger than `run` makes is refused, since reading the holes of a huge sparse
-/// segment would allocate them.
-fn open_as_made(name: &str) -> Result<shared_memory::Shmem> {
-    let shmem = sizing::open(name)?; // len() >= 1: mmap refuses an empty segment
-    let pages = shmem.len().div_ceil(os::page_size()) as u64;
-    if pages > MAX_PAGES {
-        bail!("{name} has {pages} pages; `lazy` makes at most {MAX_PAGES}");
-    }
-    Ok(shmem)
-}
-
-/// `--pages`: 64 to 65536, and the quarter of them that `lazy` touches must fit in the
-/// free space of /dev/shm, so that the run is refused before it allocates anything.
-pub fn pages(word: &str) -> Result<usize, String> {
-    let pages = cli::count(64, MAX_PAGES)(word)? as usize;
-    let touched = (pages / 4 * os::page_size()) as u64;
-    match sizing::dev_shm_space() {
-        Ok((_, free)) if touched > free => Err(format!(
-            "{pages} pages: touching a quarter of them takes {touched} bytes, \
-             and /dev/shm has {free} free"
-        )),
-        _ => Ok(pages),
-    }
-}
-
-/// How many pages of the mapping that starts at `start` are in this process's memory,
-/// from the `Rss:` line of its entry in /proc/self/smaps (in kB).
-#[cfg(target_os = "linux")]
-fn resident_pages(start: *const u8, page: usize) -> Result<usize> {
-    use anyhow::Context;
-    let smaps = std::fs::read_to_string("/proc/self/smaps").context("reading /proc/self/smaps")?;
-    let header = format!("{:x}-", start as usize);
-    let mut in_entry = false;
-    for line in smaps.lines() {
-        if line.starts_with(|c: char| c.is_ascii_hexdigit()) && line.contains('-') {
-            in_entry = line.starts_with(&header);
-        } else if let (true, Some(kb)) = (in_entry, line.strip_prefix("Rss:")) {
-            let kb: usize = kb.trim().trim_end_matches("kB").trim().parse()?;
-            return Ok(kb * 1024 / page);
-        }
-    }
-    bail!("no mapping at {start:?} in /proc/self/smaps")
-}
-
-/// `/proc/self/smaps` is Linux's.
-#[cfg(not(target_os = "linux"))]
-fn resident_pages(_start: *const u8, _page: usize) -> Result<usize> {
-    bail!("not supported on this system: it reads /proc/self/smaps")
-}

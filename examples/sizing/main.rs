@@ -32,7 +32,7 @@ enum Command {
     Lazy {
         /// The segment's size in pages, 64 to 65536; a quarter of them is touched, and
         /// must fit in the free space of /dev/shm
-        #[arg(long, default_value = "256", value_parser = lazy::pages)]
+        #[arg(long, default_value = "256", value_parser = shmbook::sizing::pages)]
         pages: usize,
     },
     /// The last page is usable to its end; the page after it is SIGBUS
@@ -43,25 +43,16 @@ enum Command {
     Grow,
     /// (helper) map NAME, count resident pages while reading it
     #[command(name = "_resident", hide = true)]
-    Resident {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Resident(cli::Segment),
     /// (helper) map one page more than NAME holds and touch it
     #[command(name = "_beyond", hide = true)]
-    BeyondHelper {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    BeyondHelper(cli::Segment),
     /// (helper) fill a private 16-page /dev/shm
     #[command(name = "_full", hide = true)]
     FullHelper,
     /// (helper) open NAME, wait for the note that it moved, follow it
     #[command(name = "_follow", hide = true)]
-    Follow {
-        #[arg(value_parser = cli::segment_name)]
-        name: String,
-    },
+    Follow(cli::Segment),
 }
 
 fn main() -> std::process::ExitCode {
@@ -73,9 +64,9 @@ fn main() -> std::process::ExitCode {
         Command::Beyond => beyond::run(),
         Command::Full => full::run(),
         Command::Grow => grow::run(),
-        Command::Resident { name } => lazy::resident(&name),
-        Command::BeyondHelper { name } => beyond::helper(&name),
+        Command::Resident(cli::Segment { name }) => lazy::resident(&name),
+        Command::BeyondHelper(cli::Segment { name }) => beyond::helper(&name),
         Command::FullHelper => full::helper(),
-        Command::Follow { name } => grow::follow(&name),
+        Command::Follow(cli::Segment { name }) => grow::follow(&name),
     })
 }

@@ -1,14 +1,14 @@
-//! The demos' segment: a checked header (`shmbook::semaphores`), then the flags and
-//! counters of [`Shared`], then one lock at [`OBJECT_AT`].
+//! The `semaphores` example's segment: a checked header ([`super::Layout`]), then the flags and
+//! counters of [`Shared`], then one lock at `OBJECT_AT`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::{body, Layout};
+use crate::cleanup::Tracked;
+use crate::{wait, PROCESS_TIMEOUT};
 use anyhow::Result;
 use shared_memory::Shmem;
-use shmbook::cleanup::Tracked;
-use shmbook::semaphores::{body, Layout};
-use shmbook::{wait, PROCESS_TIMEOUT};
 
 /// Every demo's segment: one page, with the header `shmbsem1` (layout 1).
 const SEGMENT: Layout = Layout {
@@ -84,14 +84,6 @@ pub fn shared(shmem: &Shmem) -> &Shared {
 pub fn object(shmem: &Shmem) -> *mut u8 {
     // SAFETY: header + OBJECT_AT + 128 bytes < 4096, the segment's checked length.
     unsafe { body(shmem).add(OBJECT_AT) }
-}
-
-pub fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
 }
 
 /// Waits (bounded) until `n` helpers have attached, then tells them all to go.
