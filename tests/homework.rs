@@ -27,7 +27,7 @@ fn grade(args: &[&str]) -> Output {
 fn results(out: &Output) -> BTreeMap<String, (String, String, String)> {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = regex::Regex::new(
-        r#"^  \{"name": "([a-z_]+)", "chapter": "([a-z]+)", "status": "([a-z]+)", "message": "((?:[^"\\]|\\.)*)", "hint": (?:null|"(?:[^"\\]|\\.)*"), "seconds": [0-9.]+\},?$"#,
+        r#"^  \{"name":"([a-z_]+)","chapter":"([a-z]+)","status":"([a-z]+)","message":"((?:[^"\\]|\\.)*)","hint":(?:null|"(?:[^"\\]|\\.)*"),"seconds":[0-9.]+,"number":"[0-9.]+"\},?$"#,
     )
     .unwrap();
     let mut map = BTreeMap::new();

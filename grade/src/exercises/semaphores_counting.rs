@@ -1,0 +1,211 @@
+//! 4.2 `semaphores_counting`: a counting semaphore from `raw_sync`'s `Mutex` and `Event`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use super::Exercise;
+use crate::kit::{call, fail, segment, view, Barrier, Ctx, Hint, Role, Verdict};
+
+pub const EXERCISE: Exercise = Exercise {
+    name: "semaphores_counting",
+    number: "4.2",
+    chapter: "semaphores",
+    check,
+    roles: &[ENTER, TRY],
+    hints: HINTS,
+    linux_only: false,
+};
+
+const HANG: Hint = Hint(
+    "release must set the Event, and acquire must wait with the time that is left, not forever",
+);
+const ONE_SECTION: Hint = Hint(
+    "look at the count and take the permit in one critical section, holding the mutex throughout",
+);
+const WAKE: Hint = Hint("a release must wake a waiter: set the Event after returning the permit; an auto-reset Event wakes one waiter per set, so a waiter that finds permits left should set it again");
+const SLOW: Hint = Hint("waiters find permits only when their wait times out: release must set the Event, and a waiter that takes a permit while more are left should set it again (an auto-reset Event wakes one waiter per set)");
+const K_AT_ONCE: Hint = Hint(
+    "a semaphore with K permits lets K in at once: hold the mutex only while changing the count",
+);
+const TIMEOUT: Hint = Hint("with no permit left, acquire waits for the event at most until its deadline and then returns an error; a wait that timed out is not a permit");
+const PERMITS: Hint = Hint("create sets the count to the permits it is given");
+
+pub const HINTS: &[Hint] = &[HANG, ONE_SECTION, WAKE, SLOW, K_AT_ONCE, TIMEOUT, PERMITS];
+
+/// What the workers record, in a segment of the checker's own.
+#[repr(C)]
+struct Inside {
+    now: AtomicU32,
+    most: AtomicU32,
+    entries: AtomicU32,
+}
+
+/// The waves: workers hold permits for WORKERS × ROUNDS × 15 ms / K ≤ 180 ms in all;
+/// with starting the processes, a correct semaphore finishes in well under a second,
+/// also when other builds load the machine. Waiters that are never woken find a permit
+/// only when their wait (of a second, see the exercise) times out: about 3 s.
+const WORKERS: usize = 8;
+const ROUNDS: u32 = 3;
+const PROMPT: Duration = Duration::from_secs(2);
+/// The hammer: few workers, one permit, many short rounds, started together.
+const HAMMER_WORKERS: usize = 3;
+const HAMMER_ROUNDS: u32 = 3000;
+
+fn check(ctx: &Ctx) -> Verdict {
+    use homework::semaphores_counting::{Semaphore, SIZE};
+    // 1. No permit: acquire must give up after its timeout, not before, not never.
+    let name = ctx.name("sem0");
+    let shm = segment(&name, SIZE.max(4096))?;
+    let _sem = call("Semaphore::create", || Semaphore::create(&shm, 0))?;
+    let began = Instant::now();
+    let waiter = TRY.spawn(&[&name, "300"])?;
+    match waiter.wait(Duration::from_secs(5)) {
+        Err(_) => {
+            return Err(fail(
+                "acquire(300 ms) on a semaphore with no permit was still waiting after 5 s",
+            )
+            .hint(TIMEOUT))
+        }
+        Ok(f) => match crate::kit::worker_result(&f) {
+            Ok(_) => {
+                return Err(fail(format!(
+                    "acquire(300 ms) on a semaphore created with 0 permits succeeded after {} ms",
+                    began.elapsed().as_millis()
+                ))
+                .hint(TIMEOUT))
+            }
+            Err(_) if began.elapsed() < Duration::from_millis(250) => {
+                return Err(fail(format!(
+                    "acquire(300 ms) on a semaphore with no permit gave up after {} ms",
+                    began.elapsed().as_millis()
+                ))
+                .hint(TIMEOUT))
+            }
+            Err(_) => {}
+        },
+    }
+    drop(_sem);
+    drop(shm);
+    // 2. Waves: K of 8 inside at once, woken promptly; K varies from run to run.
+    let permits = 2 + std::process::id() % 2;
+    run(ctx, "wave", permits, WORKERS, ROUNDS, 15)?;
+    // 3. The hammer: one permit, many rounds started together; a count taken without
+    // the mutex lets two in.
+    run(ctx, "hammer", 1, HAMMER_WORKERS, HAMMER_ROUNDS, 0)
+}
+
+/// Starts `workers` processes on a semaphore of `permits`, each entering `rounds`
+/// times and staying `hold_ms`; checks what they recorded.
+fn run(ctx: &Ctx, tag: &str, permits: u32, workers: usize, rounds: u32, hold_ms: u64) -> Verdict {
+    use homework::semaphores_counting::{Semaphore, SIZE};
+    let name = ctx.name(tag);
+    let stats_name = ctx.name(&format!("{tag}stat"));
+    let start = ctx.name(&format!("{tag}start"));
+    let shm = segment(&name, SIZE.max(4096))?;
+    let stats_shm = segment(&stats_name, 4096)?;
+    let _barrier = Barrier::create(&start)?;
+    let _sem = call("Semaphore::create", || Semaphore::create(&shm, permits))?;
+    let began = Instant::now();
+    let args = vec![
+        vec![
+            name.clone(),
+            stats_name.clone(),
+            start.clone(),
+            workers.to_string(),
+            rounds.to_string(),
+            hold_ms.to_string(),
+        ];
+        workers
+    ];
+    let results = crate::kit::workers(&ENTER, &args)?;
+    let took = began.elapsed();
+    // SAFETY: Inside is atomics only; the segment is zeroed and long enough.
+    let stats: &Inside = unsafe { view(&stats_shm) };
+    let most = stats.most.load(Ordering::SeqCst);
+    let setting = format!("{workers} processes × {rounds} entries, {permits} permit(s)");
+    if most > permits {
+        return Err(fail(format!("{setting}: {most} were inside at once")).hint(ONE_SECTION));
+    }
+    if let Some(Err(why)) = results.iter().find(|r| r.is_err()) {
+        return Err(fail(format!("{setting}: a worker failed: {why}")).hint(WAKE));
+    }
+    let entries = stats.entries.load(Ordering::SeqCst);
+    let want = workers as u32 * rounds;
+    if entries != want {
+        return Err(fail(format!(
+            "{setting}: {entries} entries recorded, expected {want}"
+        )));
+    }
+    if hold_ms > 0 && took > PROMPT {
+        return Err(fail(format!(
+            "{setting}, each held {hold_ms} ms: took {:.1} s, expected under {:.1} s",
+            took.as_secs_f64(),
+            PROMPT.as_secs_f64()
+        ))
+        .hint(SLOW));
+    }
+    if hold_ms > 0 && most < permits {
+        let f = fail(format!("{setting}: never more than {most} inside at once"));
+        return Err(if most == 1 {
+            f.hint(K_AT_ONCE)
+        } else {
+            f.hint(PERMITS)
+        });
+    }
+    Ok(())
+}
+
+/// Worker: `_sem_worker SEM STATS START N ROUNDS HOLD_MS` — wait at the start line,
+/// then enter ROUNDS times, recording who is inside.
+const ENTER: Role = Role {
+    name: "_sem_worker",
+    run: |args| {
+        let [name, stats_name, start, n, rounds, hold] = args else {
+            bail!("needs SEM STATS START N ROUNDS HOLD_MS")
+        };
+        let shm = crate::kit::open(name)?;
+        let stats_shm = crate::kit::open(stats_name)?;
+        // SAFETY: as in `run`.
+        let stats: &Inside = unsafe { view(&stats_shm) };
+        let sem = homework::semaphores_counting::Semaphore::open(&shm)?;
+        let hold = Duration::from_millis(hold.parse()?);
+        Barrier::wait(start, n.parse()?)?;
+        for _ in 0..rounds.parse::<u32>()? {
+            sem.acquire(Duration::from_secs(10))?;
+            let now = stats.now.fetch_add(1, Ordering::SeqCst) + 1;
+            stats.most.fetch_max(now, Ordering::SeqCst);
+            if hold.is_zero() {
+                // A few microseconds inside, so that two holders would overlap.
+                for _ in 0..200 {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::sleep(hold);
+            }
+            stats.now.fetch_sub(1, Ordering::SeqCst);
+            stats.entries.fetch_add(1, Ordering::SeqCst);
+            sem.release()?;
+            if !hold.is_zero() {
+                // Give the waiters their turn: they get in only if release wakes them.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(String::new())
+    },
+};
+
+/// Worker: `_sem_try SEM MS` — acquire with a timeout of MS milliseconds.
+const TRY: Role = Role {
+    name: "_sem_try",
+    run: |args| {
+        let [name, ms] = args else {
+            bail!("needs SEM MS")
+        };
+        let shm = crate::kit::open(name)?;
+        let sem = homework::semaphores_counting::Semaphore::open(&shm)?;
+        sem.acquire(Duration::from_millis(ms.parse()?))?;
+        Ok("acquired".into())
+    },
+};
