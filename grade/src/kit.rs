@@ -197,13 +197,24 @@ pub fn workers(role: &Role, args: &[Vec<String>]) -> anyhow::Result<Vec<Result<S
     Ok(wait_all(started))
 }
 
-/// Waits for every worker (each at most [`WORKER_TIMEOUT`]) and reads its result.
+/// Waits for every worker, all of them within [`WORKER_TIMEOUT`], and reads each
+/// result.
 pub fn wait_all(started: Vec<Helper>) -> Vec<Result<String, String>> {
+    wait_all_within(started, WORKER_TIMEOUT)
+}
+
+/// Waits for every worker, all of them within `limit` (one deadline for all: workers
+/// that deadlock together cost `limit`, not `limit` each), and reads each result.
+pub fn wait_all_within(started: Vec<Helper>, limit: Duration) -> Vec<Result<String, String>> {
+    let deadline = std::time::Instant::now() + limit;
     started
         .into_iter()
-        .map(|h| match h.wait(WORKER_TIMEOUT) {
-            Ok(f) => worker_result(&f),
-            Err(e) => Err(format!("{e:#}")),
+        .map(|h| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match h.wait(left.max(Duration::from_millis(1))) {
+                Ok(f) => worker_result(&f),
+                Err(e) => Err(format!("{e:#}")),
+            }
         })
         .collect()
 }

@@ -106,16 +106,8 @@ pub fn solutions() -> Result<Source, String> {
 /// without `--from`/`--solutions`).
 pub fn grade(source: &Source, args: &[String]) -> ExitCode {
     match build(source) {
-        Ok((exe, broken)) => {
-            let status = Command::new(exe)
-                .args(args)
-                .env("SHMBOOK_GRADE_LABEL", &source.label)
-                .env("SHMBOOK_GRADE_CHECKED", source.checked)
-                .env(
-                    "SHMBOOK_GRADE_BROKEN",
-                    serde_json::to_string(&broken).expect("a map of strings"),
-                )
-                .status();
+        Ok(built) => {
+            let status = built.command(source).args(args).status();
             match status {
                 Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
                 Err(e) => {
@@ -128,6 +120,27 @@ pub fn grade(source: &Source, args: &[String]) -> ExitCode {
             eprintln!("grade: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// A tree's grader, and the exercises whose file did not compile (name → the
+/// compiler's first error).
+pub struct Built {
+    pub exe: PathBuf,
+    pub broken: BTreeMap<String, String>,
+}
+
+impl Built {
+    /// The command that runs the tree's grader on `source` (add the arguments).
+    pub fn command(&self, source: &Source) -> Command {
+        let mut cmd = Command::new(&self.exe);
+        cmd.env("SHMBOOK_GRADE_LABEL", &source.label)
+            .env("SHMBOOK_GRADE_CHECKED", source.checked)
+            .env(
+                "SHMBOOK_GRADE_BROKEN",
+                serde_json::to_string(&self.broken).expect("a map of strings"),
+            );
+        cmd
     }
 }
 
@@ -196,9 +209,8 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-/// Builds the tree; returns its grader and the exercises whose file did not compile
-/// (name → the compiler's first error).
-fn build(source: &Source) -> anyhow::Result<(PathBuf, BTreeMap<String, String>)> {
+/// Builds the tree for `source`.
+pub fn build(source: &Source) -> anyhow::Result<Built> {
     use anyhow::{bail, Context};
     let root = root();
     let mut texts = texts(source)?;
@@ -214,8 +226,16 @@ fn build(source: &Source) -> anyhow::Result<(PathBuf, BTreeMap<String, String>)>
         &tree.join("Cargo.lock"),
         &std::fs::read_to_string(root.join("Cargo.lock"))?,
     )?;
+    // Cargo keys a workspace member's build by its name and its path inside the
+    // workspace, which are the same in every tree: each tree's packages get names of
+    // their own (the grader still calls the crate `homework`).
+    let homework = format!("homework-t{key}");
     let grade_toml = std::fs::read_to_string(root.join("grade/Cargo.toml"))?
         .replacen("name = \"grade\"", &format!("name = \"{package}\""), 1)
+        .replace(
+            "homework = { path = \"../homework\" }",
+            &format!("homework = {{ package = \"{homework}\", path = \"../homework\" }}"),
+        )
         .replace("path = \"..\"", &format!("path = {shmbook:?}"));
     put(&tree.join("grade/Cargo.toml"), &grade_toml)?;
     put(
@@ -224,6 +244,7 @@ fn build(source: &Source) -> anyhow::Result<(PathBuf, BTreeMap<String, String>)>
     )?;
     put_dir(&root.join("grade/src"), &tree.join("grade/src"))?;
     let homework_toml = std::fs::read_to_string(root.join("homework/Cargo.toml"))?
+        .replacen("name = \"homework\"", &format!("name = \"{homework}\""), 1)
         .replace("path = \"..\"", &format!("path = {shmbook:?}"));
     put(&tree.join("homework/Cargo.toml"), &homework_toml)?;
     put(
@@ -251,7 +272,10 @@ fn build(source: &Source) -> anyhow::Result<(PathBuf, BTreeMap<String, String>)>
             .output()
             .context("running cargo build")?;
         if out.status.success() {
-            return Ok((target_dir().join("debug").join(&package), broken));
+            return Ok(Built {
+                exe: target_dir().join("debug").join(&package),
+                broken,
+            });
         }
         let errors = first_errors(&String::from_utf8_lossy(&out.stdout));
         let newly: Vec<_> = errors

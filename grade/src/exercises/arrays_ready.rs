@@ -55,7 +55,7 @@ fn check(ctx: &Ctx) -> Verdict {
     for n in [n, CAPACITY] {
         let name = ctx.name(&format!("ready{n}"));
         let _shm = segment(&name, size_of::<Board>())?;
-        let reader = READ.spawn(&[&name, "10000"])?;
+        let reader = READ.spawn(&[&name, "4000"])?;
         std::thread::sleep(Duration::from_millis(150));
         let wrote = WRITE.run(&[&name, &n.to_string()])?;
         let published = Instant::now();
@@ -83,7 +83,7 @@ fn check(ctx: &Ctx) -> Verdict {
         }
         if took > PROMPT_WITHIN {
             return Err(fail(format!(
-                "the reader (timeout 10 s) returned {:.1} s after the values were published; expected within {} s",
+                "the reader (timeout 4 s) returned {:.1} s after the values were published; expected within {} s",
                 took.as_secs_f64(),
                 PROMPT_WITHIN.as_secs()
             ))
@@ -95,10 +95,10 @@ fn check(ctx: &Ctx) -> Verdict {
     let _idle = segment(&name, size_of::<Board>())?;
     let began = Instant::now();
     let lonely = READ.spawn(&[&name, "300"])?;
-    match lonely.wait(Duration::from_secs(5)) {
+    match lonely.wait(Duration::from_secs(3)) {
         Err(_) => {
             return Err(fail(
-                "read(timeout = 300 ms) on a board nobody publishes was still waiting after 5 s",
+                "read(timeout = 300 ms) on a board nobody publishes was still waiting after 3 s",
             )
             .hint(BOUND))
         }

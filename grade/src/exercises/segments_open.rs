@@ -46,7 +46,7 @@ pub const HINTS: &[Hint] = &[
 const SIZE: usize = 10_000;
 const RACERS: u32 = 4;
 /// A creator that never sizes its segment: the exercise allows "about two seconds".
-const GIVE_UP_WITHIN: Duration = Duration::from_secs(6);
+const GIVE_UP_WITHIN: Duration = Duration::from_secs(5);
 
 /// A worker's error, with the hint its errno points to.
 fn racer_failed(what: String, why: &str) -> crate::kit::Failure {

@@ -1,16 +1,19 @@
 //! 4.1 `semaphores_counter`: a counter in shared memory, guarded by `raw_sync`'s `Mutex`.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
 use anyhow::bail;
 
 use super::Exercise;
-use crate::kit::{call, fail, segment, wait_all, Barrier, Ctx, Hint, Role, Verdict};
+use crate::kit::{call, fail, segment, view, wait_all_within, Barrier, Ctx, Hint, Role, Verdict};
 
 pub const EXERCISE: Exercise = Exercise {
     name: "semaphores_counter",
     number: "4.1",
     chapter: "semaphores",
     check,
-    roles: &[ADD, REOPEN],
+    roles: &[ADD, ONCE],
     hints: HINTS,
     linux_only: false,
 };
@@ -27,8 +30,8 @@ pub const HINTS: &[Hint] = &[DEADLOCK, ZERO, ONE_GUARD, FROM_EXISTING, ADD_N];
 
 const WORKERS: u32 = 4;
 const ROUNDS: u64 = 40_000;
-/// Openings by the late worker while the others are adding.
-const REOPENS: u64 = 300;
+/// The adders take a fraction of a second; more than this is a deadlock.
+const ADDERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(8);
 
 fn check(ctx: &Ctx) -> Verdict {
     use homework::semaphores_counter::{Counter, VALUE_OFFSET};
@@ -49,36 +52,95 @@ fn check(ctx: &Ctx) -> Verdict {
     }
     // Each worker adds its own step, so "add 1 whatever n is" shows.
     let steps: Vec<u64> = (1..=u64::from(WORKERS)).map(|w| w * 3 - 1).collect();
+    // 1. The adders, started together.
     let start = ctx.name("cstart");
     let _barrier = Barrier::create(&start)?;
-    let n = (WORKERS + 1).to_string();
+    let n = WORKERS.to_string();
     let rounds = ROUNDS.to_string();
     let mut started = Vec::new();
     for s in &steps {
         started.push(ADD.spawn(&[&name, &rounds, &s.to_string(), &start, &n])?);
     }
-    // One more process opens the counter again and again while the others add.
-    started.push(REOPEN.spawn(&[&name, &REOPENS.to_string(), &start, &n])?);
-    let results = wait_all(started);
-    if let Some(Err(why)) = results.iter().find(|r| r.is_err()) {
-        return Err(fail(format!("a worker failed: {why}")));
-    }
-    let want = ROUNDS * steps.iter().sum::<u64>() + REOPENS;
-    let got = call("get", || counter.get())?;
-    if got == want {
-        return Ok(());
-    }
-    let evidence = format!(
-        "{WORKERS} processes added {ROUNDS} times each (steps {steps:?}) while a fifth opened the counter {REOPENS} times and added 1 each time: the counter reads {got}, expected {want}"
+    let setting = format!(
+        "{WORKERS} processes adding {ROUNDS} times each (steps {steps:?}), started together"
     );
-    let ones = ROUNDS * u64::from(WORKERS) + REOPENS;
-    Err(if got == ones {
-        fail(evidence).hint(ADD_N)
-    } else if got < want {
-        fail(format!("{evidence} ({} lost)", want - got)).hint(ONE_GUARD)
-    } else {
-        fail(evidence)
-    })
+    let results = wait_all_within(started, ADDERS_WITHIN);
+    if let Some(Err(why)) = results.iter().find(|r| r.is_err()) {
+        let f = fail(format!("{setting}: {why}"));
+        return Err(if why.contains("did not finish") {
+            f.hint(DEADLOCK)
+        } else {
+            f
+        });
+    }
+    let want = ROUNDS * steps.iter().sum::<u64>();
+    let got = call("get", || counter.get())?;
+    if got != want {
+        let evidence = format!("{setting}: the counter reads {got}, expected {want}");
+        return Err(if got == ROUNDS * u64::from(WORKERS) {
+            fail(evidence).hint(ADD_N)
+        } else if got < want {
+            fail(format!("{evidence} ({} lost)", want - got)).hint(ONE_GUARD)
+        } else {
+            fail(evidence)
+        });
+    }
+    // 2. While another process holds the lock, a process that opens the counter and
+    // adds must wait: an open that initialises the mutex again lets it through.
+    held_lock(ctx, &shm, &name)?;
+    let got = call("get", || counter.get())?;
+    if got != want + 1 {
+        return Err(fail(format!(
+            "after one more process added 1 to {want}, the counter reads {got}"
+        )));
+    }
+    Ok(())
+}
+
+/// Holds the counter's lock (the raw_sync Mutex at offset 0, as the exercise lays it
+/// out) while a worker opens the counter and adds 1; the add must wait for it.
+fn held_lock(ctx: &Ctx, shm: &shared_memory::Shmem, name: &str) -> Verdict {
+    use raw_sync::locks::{LockInit, Mutex};
+    let flag_name = ctx.name("cflag");
+    let flag_shm = segment(&flag_name, 4096)?;
+    // SAFETY: an AtomicU32 at the start of a zeroed segment of the check's own.
+    let flag: &AtomicU32 = unsafe { view(&flag_shm) };
+    let base = shm.as_ptr();
+    // SAFETY: the exercise puts the mutex at offset 0 and the value at VALUE_OFFSET of
+    // this 4096-byte segment, which the student's create has initialised;
+    // from_existing leaves the mutex as it is.
+    let (lock, _) =
+        unsafe { Mutex::from_existing(base, base.add(homework::semaphores_counter::VALUE_OFFSET)) }
+            .map_err(|e| anyhow::anyhow!("opening the counter's mutex: {e}"))?;
+    let guard = lock
+        .lock()
+        .map_err(|e| anyhow::anyhow!("locking the counter's mutex: {e}"))?;
+    let worker = ONCE.spawn(&[name, &flag_name])?;
+    shmbook::wait::until(
+        "the worker to open the counter",
+        crate::kit::WORKER_TIMEOUT,
+        || flag.load(Ordering::SeqCst) >= 1,
+    )?;
+    std::thread::sleep(Duration::from_millis(200));
+    let through = flag.load(Ordering::SeqCst) == 2;
+    drop(guard);
+    let result = worker.wait(Duration::from_secs(5));
+    if through {
+        return Err(fail(
+            "a process opened the counter and added 1 while another process held its lock: the add did not wait",
+        )
+        .hint(FROM_EXISTING));
+    }
+    match result.map(|f| crate::kit::worker_result(&f)) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(why)) => Err(fail(format!(
+            "a process adding after the lock was released: {why}"
+        ))),
+        Err(e) => Err(fail(format!(
+            "a process adding after the lock was released: {e:#}"
+        ))
+        .hint(DEADLOCK)),
+    }
 }
 
 /// Worker: `_count NAME TIMES STEP START N` — open the counter, wait at the start line,
@@ -100,21 +162,21 @@ const ADD: Role = Role {
     },
 };
 
-/// Worker: `_count_reopen NAME TIMES START N` — wait at the start line, then TIMES
-/// times: open the counter anew and add 1.
-const REOPEN: Role = Role {
-    name: "_count_reopen",
+/// Worker: `_count_once NAME FLAG` — open the counter (flag 1), add 1 (flag 2).
+const ONCE: Role = Role {
+    name: "_count_once",
     run: |args| {
-        let [name, times, start, n] = args else {
-            bail!("needs NAME TIMES START N")
+        let [name, flag_name] = args else {
+            bail!("needs NAME FLAG")
         };
         let shm = crate::kit::open(name)?;
-        Barrier::wait(start, n.parse()?)?;
-        for _ in 0..times.parse::<u64>()? {
-            let counter = homework::semaphores_counter::Counter::open(&shm)?;
-            counter.add(1)?;
-            std::thread::yield_now();
-        }
+        let flag_shm = crate::kit::open(flag_name)?;
+        // SAFETY: as in `held_lock`.
+        let flag: &AtomicU32 = unsafe { view(&flag_shm) };
+        let counter = homework::semaphores_counter::Counter::open(&shm)?;
+        flag.store(1, Ordering::SeqCst);
+        counter.add(1)?;
+        flag.store(2, Ordering::SeqCst);
         Ok(String::new())
     },
 };

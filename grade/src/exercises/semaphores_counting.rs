@@ -13,7 +13,7 @@ pub const EXERCISE: Exercise = Exercise {
     number: "4.2",
     chapter: "semaphores",
     check,
-    roles: &[ENTER, TRY],
+    roles: &[ENTER, TRY, WAIT],
     hints: HINTS,
     linux_only: false,
 };
@@ -49,6 +49,9 @@ struct Inside {
 const WORKERS: usize = 8;
 const ROUNDS: u32 = 3;
 const PROMPT: Duration = Duration::from_secs(2);
+/// A woken waiter runs within milliseconds; one that finds the permit when its own
+/// wait times out (a second) comes 800 ms late.
+const WAKE_WITHIN: Duration = Duration::from_millis(400);
 /// The hammer: few workers, one permit, many short rounds, started together.
 const HAMMER_WORKERS: usize = 3;
 const HAMMER_ROUNDS: u32 = 3000;
@@ -61,20 +64,26 @@ fn check(ctx: &Ctx) -> Verdict {
     let _sem = call("Semaphore::create", || Semaphore::create(&shm, 0))?;
     let began = Instant::now();
     let waiter = TRY.spawn(&[&name, "300"])?;
-    match waiter.wait(Duration::from_secs(5)) {
+    match waiter.wait(Duration::from_secs(4)) {
         Err(_) => {
             return Err(fail(
-                "acquire(300 ms) on a semaphore with no permit was still waiting after 5 s",
+                "acquire(300 ms) on a semaphore with no permit was still waiting after 4 s",
             )
             .hint(TIMEOUT))
         }
         Ok(f) => match crate::kit::worker_result(&f) {
             Ok(_) => {
-                return Err(fail(format!(
-                    "acquire(300 ms) on a semaphore created with 0 permits succeeded after {} ms",
-                    began.elapsed().as_millis()
-                ))
-                .hint(TIMEOUT))
+                let ms = began.elapsed().as_millis();
+                let f = fail(format!(
+                    "acquire(300 ms) on a semaphore created with 0 permits succeeded after {ms} ms"
+                ));
+                // At once: a permit was there; after the timeout: the timeout was taken
+                // for a permit.
+                return Err(if ms < 250 {
+                    f.hint(PERMITS)
+                } else {
+                    f.hint(TIMEOUT)
+                });
             }
             Err(_) if began.elapsed() < Duration::from_millis(250) => {
                 return Err(fail(format!(
@@ -88,12 +97,63 @@ fn check(ctx: &Ctx) -> Verdict {
     }
     drop(_sem);
     drop(shm);
-    // 2. Waves: K of 8 inside at once, woken promptly; K varies from run to run.
+    // 2. A release wakes the waiter at once, not when its wait times out.
+    wake(ctx)?;
+    // 3. Waves: K of 8 inside at once, woken promptly; K varies from run to run.
     let permits = 2 + std::process::id() % 2;
     run(ctx, "wave", permits, WORKERS, ROUNDS, 15)?;
-    // 3. The hammer: one permit, many rounds started together; a count taken without
+    // 4. The hammer: one permit, many rounds started together; a count taken without
     // the mutex lets two in.
     run(ctx, "hammer", 1, HAMMER_WORKERS, HAMMER_ROUNDS, 0)
+}
+
+/// The check holds the only permit; a worker waits for it; 200 ms after the worker
+/// began waiting, the check releases it. The worker must have it within WAKE_WITHIN.
+fn wake(ctx: &Ctx) -> Verdict {
+    use homework::semaphores_counting::{Semaphore, SIZE};
+    let name = ctx.name("semwake");
+    let flag_name = ctx.name("semflag");
+    let shm = segment(&name, SIZE.max(4096))?;
+    let flag_shm = segment(&flag_name, 4096)?;
+    // SAFETY: an AtomicU32 at the start of a zeroed segment of the check's own.
+    let flag: &AtomicU32 = unsafe { view(&flag_shm) };
+    let sem = call("Semaphore::create", || Semaphore::create(&shm, 1))?;
+    call("acquire of the only permit", || {
+        sem.acquire(Duration::from_secs(2))
+    })?;
+    let waiter = WAIT.spawn(&[&name, &flag_name])?;
+    shmbook::wait::until("the waiter to start", crate::kit::WORKER_TIMEOUT, || {
+        flag.load(Ordering::SeqCst) == 1
+    })?;
+    std::thread::sleep(Duration::from_millis(200));
+    let released = now_ns();
+    call("release", || sem.release())?;
+    let setting = "one permit, held while another process waits for it";
+    match crate::kit::worker_result(&waiter.wait(Duration::from_secs(8))?) {
+        Ok(at) => {
+            let latency = at
+                .parse::<u128>()
+                .unwrap_or(u128::MAX)
+                .saturating_sub(released)
+                / 1_000_000;
+            if latency > WAKE_WITHIN.as_millis() {
+                return Err(fail(format!(
+                    "{setting}: the waiter got the permit {latency} ms after the release; expected within {} ms",
+                    WAKE_WITHIN.as_millis()
+                ))
+                .hint(WAKE));
+            }
+            Ok(())
+        }
+        Err(why) => Err(fail(format!("{setting}: the waiter failed: {why}")).hint(WAKE)),
+    }
+}
+
+/// Nanoseconds on the wall clock, which every process on the machine shares.
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// Starts `workers` processes on a semaphore of `permits`, each entering `rounds`
@@ -140,7 +200,7 @@ fn run(ctx: &Ctx, tag: &str, permits: u32, workers: usize, rounds: u32, hold_ms:
     }
     if hold_ms > 0 && took > PROMPT {
         return Err(fail(format!(
-            "{setting}, each held {hold_ms} ms: took {:.1} s, expected under {:.1} s",
+            "{setting}, each held {hold_ms} ms: took {:.1} s (waiters not woken by a release?), expected under {:.1} s",
             took.as_secs_f64(),
             PROMPT.as_secs_f64()
         ))
@@ -193,6 +253,24 @@ const ENTER: Role = Role {
             }
         }
         Ok(String::new())
+    },
+};
+
+/// Worker: `_sem_wait SEM FLAG` — raise the flag, acquire (at most 5 s), print when
+/// (nanoseconds on the wall clock).
+const WAIT: Role = Role {
+    name: "_sem_wait",
+    run: |args| {
+        let [name, flag_name] = args else {
+            bail!("needs SEM FLAG")
+        };
+        let shm = crate::kit::open(name)?;
+        let flag_shm = crate::kit::open(flag_name)?;
+        let sem = homework::semaphores_counting::Semaphore::open(&shm)?;
+        // SAFETY: as in `wake`.
+        unsafe { view::<AtomicU32>(&flag_shm) }.store(1, Ordering::SeqCst);
+        sem.acquire(Duration::from_secs(5))?;
+        Ok(now_ns().to_string())
     },
 };
 
