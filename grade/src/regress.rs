@@ -9,7 +9,8 @@
 //! as caught.
 //!
 //! The cases are graded in sets: set k holds the k-th case of every exercise, so the
-//! whole set costs a few builds of the grader, not one per case. `--runs N` grades
+//! whole set costs a few builds of the grader, not one per case. Each line of the
+//! report gives a case, how often it was judged right, and its slowest check. `--runs N` grades
 //! every set N times; `--load` keeps every core busy meanwhile (a verdict must not
 //! depend on an idle machine); `--jobs J` grades J sets at once (2).
 //!
@@ -204,8 +205,8 @@ pub fn run(args: &[String]) -> ExitCode {
             ""
         }
     );
-    // (case label) → (right, runs, a message of a wrong verdict)
-    let tally: Mutex<BTreeMap<String, (u32, u32, String)>> = Mutex::new(BTreeMap::new());
+    // (case label) → (right, runs, a message of a wrong verdict, longest check in s)
+    let tally: Mutex<BTreeMap<String, (u32, u32, String, f64)>> = Mutex::new(BTreeMap::new());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let jobs: Vec<(usize, u32)> = (0..options.runs)
         .flat_map(|r| (0..sets.len()).map(move |k| (k, r)))
@@ -217,9 +218,10 @@ pub fn run(args: &[String]) -> ExitCode {
                 let Some(&(k, _)) = jobs.get(i) else { break };
                 let verdicts = grade_set(&built[k], &sources[k], &sets[k]);
                 let mut t = tally.lock().expect("no panic holds it");
-                for (c, (status, message)) in sets[k].iter().zip(verdicts) {
+                for (c, (status, message, seconds)) in sets[k].iter().zip(verdicts) {
                     let entry = t.entry(c.label()).or_default();
                     entry.1 += 1;
+                    entry.3 = entry.3.max(seconds);
                     if c.judged_right(&status, &message) {
                         entry.0 += 1;
                     } else {
@@ -233,13 +235,16 @@ pub fn run(args: &[String]) -> ExitCode {
     let tally = tally.into_inner().expect("no panic holds it");
     let mut wrong = 0;
     for c in &cases {
-        let (right, runs, bad) = &tally[&c.label()];
+        let (right, runs, bad, slowest) = &tally[&c.label()];
         if right == runs {
-            println!("ok     {:<52} {right}/{runs}", c.label());
+            println!(
+                "ok     {:<50} {right:>3}/{runs:<3} {slowest:5.1} s",
+                c.label()
+            );
         } else {
             wrong += 1;
             println!(
-                "WRONG  {:<52} {right}/{runs}  ({}; got: {bad})",
+                "WRONG  {:<50} {right:>3}/{runs:<3} {slowest:5.1} s  ({}; got: {bad})",
                 c.label(),
                 c.what
             );
@@ -261,8 +266,12 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 }
 
-/// Grades one set once: (status, message) for each of its cases, in order.
-fn grade_set(built: &tree::Built, source: &tree::Source, set: &[&Case]) -> Vec<(String, String)> {
+/// Grades one set once: (status, message and hint, seconds) for each of its cases, in order.
+fn grade_set(
+    built: &tree::Built,
+    source: &tree::Source,
+    set: &[&Case],
+) -> Vec<(String, String, f64)> {
     let out = built
         .command(source)
         .args(["--format", "json"])
@@ -289,10 +298,11 @@ fn grade_set(built: &tree::Built, source: &tree::Source, set: &[&Case]) -> Vec<(
                                 x["message"].as_str().unwrap_or(""),
                                 hint.unwrap_or_default()
                             ),
+                            x["seconds"].as_f64().unwrap_or(0.0),
                         )
                     })
             });
-            found.unwrap_or_else(|| ("error".into(), "the grader gave no verdict".into()))
+            found.unwrap_or_else(|| ("error".into(), "the grader gave no verdict".into(), 0.0))
         })
         .collect()
 }

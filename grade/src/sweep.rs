@@ -27,10 +27,15 @@ impl RunDir {
         sweep_dead(&temp);
         let dir = temp.join(format!("{DIR_PREFIX}{run}"));
         let _ = std::fs::remove_dir_all(&dir); // a dead run with our process id
-        std::fs::create_dir(&dir)?;
-        let file = File::create(dir.join("lock"))?;
+                                               // Made under another name and renamed when locked: a run that sweeps meanwhile
+                                               // never sees this run's lock free.
+        let making = temp.join(format!(".{DIR_PREFIX}{run}"));
+        let _ = std::fs::remove_dir_all(&making);
+        std::fs::create_dir(&making)?;
+        let file = File::create(making.join("lock"))?;
         let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
             .map_err(|(_, e)| std::io::Error::from(e))?;
+        std::fs::rename(&making, &dir)?;
         Ok(RunDir { dir, _lock: lock })
     }
 }

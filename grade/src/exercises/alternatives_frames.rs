@@ -91,11 +91,20 @@ impl Write for Trickle {
     }
 }
 
-/// A reader that gives at most 5 bytes per call, as a pipe may.
-struct Dribble<'a>(&'a [u8]);
+/// A reader that gives at most 5 bytes per call, as a pipe may. A reader that keeps
+/// reading after the end (ignoring the 0 that says so) gets an error after 1000 calls.
+struct Dribble<'a>(&'a [u8], u32);
 
 impl Read for Dribble<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.0.is_empty() {
+            self.1 += 1;
+            if self.1 > 1000 {
+                return Err(io::Error::other(
+                    "read() called 1000 times after the end of the stream",
+                ));
+            }
+        }
         let n = buf.len().min(5).min(self.0.len());
         buf[..n].copy_from_slice(&self.0[..n]);
         self.0 = &self.0[n..];
@@ -166,7 +175,7 @@ fn check(_ctx: &Ctx) -> Verdict {
     wrote(&piped.stdout, "(through a pipe)")?;
     // 3. read_frame from a reader that gives 5 bytes per call.
     let bytes = bytes_of(&want);
-    match read_all(&mut Dribble(&bytes)) {
+    match read_all(&mut Dribble(&bytes, 0)) {
         Ok(f) if f == want => {}
         Ok(f) => {
             return Err(fail(format!(
@@ -197,7 +206,7 @@ fn check(_ctx: &Ctx) -> Verdict {
     }
     // 5. Ends: clean, inside the length, inside the values, after a length that wraps.
     let nothing: &[u8] = &[];
-    match read_all(&mut Dribble(nothing)) {
+    match read_all(&mut Dribble(nothing, 0)) {
         Ok(f) if f.is_empty() => {}
         Ok(f) => {
             return Err(
@@ -223,7 +232,7 @@ fn check(_ctx: &Ctx) -> Verdict {
         ),
     ];
     for (what, bytes) in cases {
-        cut_right(what, read_all(&mut Dribble(bytes)))?;
+        cut_right(what, read_all(&mut Dribble(bytes, 0)))?;
     }
     cut_right(
         "a pipe closed inside a frame",

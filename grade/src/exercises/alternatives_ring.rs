@@ -85,7 +85,8 @@ fn check(ctx: &Ctx) -> Verdict {
     let n = RING_VALUES.to_string();
     let consumer = POP.spawn(&[&name, &n])?;
     let producer = PUSH.spawn(&[&name, &n])?;
-    let pushed = worker_result(&producer.wait(WORKER_TIMEOUT)?);
+    // The consumer first: when it fails, the producer (killed as it drops) would only
+    // wait for room that never comes.
     let popped = worker_result(&consumer.wait(WORKER_TIMEOUT)?);
     if let Err(why) = popped {
         return Err(fail(format!(
@@ -93,6 +94,7 @@ fn check(ctx: &Ctx) -> Verdict {
         ))
         .hint(ORDER));
     }
+    let pushed = worker_result(&producer.wait(WORKER_TIMEOUT)?);
     if let Err(why) = pushed {
         return Err(fail(format!(
             "a producer and a consumer process, {RING_VALUES} values: the producer: {why}"

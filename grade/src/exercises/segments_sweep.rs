@@ -46,6 +46,15 @@ fn check(ctx: &Ctx) -> Verdict {
     let sleeper = SLEEP.spawn(&[])?;
     let live = sleeper.id();
     let me = nix::unistd::Uid::current();
+    if me.is_root() {
+        // The sleeper must be the sweep's user before the sweep looks at it.
+        use std::os::unix::fs::MetadataExt;
+        shmbook::wait::until(
+            "the live process to become user nobody",
+            crate::kit::WORKER_TIMEOUT,
+            || std::fs::metadata(format!("/proc/{live}")).is_ok_and(|m| m.uid() == NOBODY),
+        )?;
+    }
     let foreign = foreign_pid(me.is_root());
     let mut keep = vec![
         format!("{prefix}-{live}-0"),
