@@ -325,3 +325,127 @@ mod tests {
         assert!(u32::from_arg("4294967296").is_err());
     }
 }
+
+// --- Command lines declared with clap ---------------------------------------------------
+//
+// Each example declares its command line as a clap `Parser` (derive): one enum of
+// subcommands, whose doc comments are its `--help`; helper roles are hidden
+// subcommands. Ranges and choices are declared on the arguments with the parsers below.
+
+/// Runs an example: installs the cleanup on Ctrl-C, `SIGTERM` and `SIGHUP`
+/// ([`crate::cleanup::install`]), parses the command line into `C`, and runs `body`.
+///
+/// Exit status: 0 on success; 2 on bad input (clap's message: what is wrong, the usage
+/// line, and where to find `--help`); 1 when `body` fails, after `error: …` with the
+/// whole chain of context on one line. When a signal arrived, the process is ended by
+/// that signal once the cleanup is done, whatever `body` returned.
+pub fn run<C: clap::Parser>(
+    program: &'static str,
+    body: impl FnOnce(C) -> anyhow::Result<()>,
+) -> ExitCode {
+    crate::cleanup::install(program);
+    let command = match C::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version are "errors" that print to standard output.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = body(command);
+    if crate::cleanup::interrupted() {
+        // The signal thread is cleaning up and will end the process by the signal:
+        // no "error:" line or exit status of ours may come first.
+        crate::cleanup::park_forever();
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The name clap shows in usage lines: the command a reader types,
+/// `cargo run -q --example NAME --`. Use as `#[command(bin_name = cli::bin_name!("segments"))]`.
+#[macro_export]
+macro_rules! bin_name {
+    ($example:literal) => {
+        concat!("cargo run -q --example ", $example, " --")
+    };
+}
+
+/// A segment name the reader typed (see [`crate::names::check`]), for
+/// `#[arg(value_parser = cli::segment_name)]`.
+pub fn segment_name(word: &str) -> Result<String, String> {
+    crate::names::check(word)
+}
+
+/// A size in bytes (`4096`, `64KiB`, `256MiB`, `1GiB`; also `K`, `M`, `G`, `T`) between
+/// `min` and `max` inclusive, for `#[arg(value_parser = cli::bytes(4096, 1 << 30))]`.
+/// A size outside the range is refused before anything is allocated.
+pub fn bytes(
+    min: usize,
+    max: usize,
+) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |word| {
+        let Bytes(n) = Bytes::from_arg(word)?;
+        if n < min || n > max {
+            return Err(format!(
+                "{} is out of range: give {} to {}",
+                word,
+                show_bytes(min),
+                show_bytes(max)
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// A whole number between `min` and `max` inclusive (`_` may separate digits:
+/// `50_000_000`), for `#[arg(value_parser = cli::count(1, 1_000_000))]`.
+pub fn count(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |word| {
+        let n: u64 = parse_number(word)?;
+        if n < min || n > max {
+            return Err(format!("{word} is out of range: give {min} to {max}"));
+        }
+        Ok(n)
+    }
+}
+
+/// `4096` as "4096 bytes", `1 << 30` as "1 GiB": sizes in range errors.
+fn show_bytes(n: usize) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
+}
+
+#[cfg(test)]
+mod clap_tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let p = bytes(4096, 1 << 30);
+        assert_eq!(p("64KiB"), Ok(65536));
+        assert_eq!(
+            p("4095"),
+            Err("4095 is out of range: give 4 KiB to 1 GiB".into())
+        );
+        assert!(p("1T").is_err());
+        assert!(p("18446744073709551615").is_err());
+        let c = count(1, 1000);
+        assert_eq!(c("1_000"), Ok(1000));
+        assert!(c("0").is_err());
+        assert!(c("4294967295").is_err());
+    }
+}

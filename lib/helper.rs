@@ -12,14 +12,19 @@
 //!   and the wait fails with a clear error;
 //! - dropping a `Helper` that is still running kills and reaps it, so an early `?` or a
 //!   panic in the parent leaves no process behind;
-//! - on Linux the helper is also killed when its parent dies (`PR_SET_PDEATHSIG`).
+//! - on Linux the helper also gets `SIGTERM` when its parent dies in any way, and a
+//!   parent's Ctrl-C stops its helpers before it removes its own segments (see
+//!   [`crate::process::Child`], which a `Helper` is built on).
 
 use std::marker::PhantomData;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+use crate::process::Child;
+pub use crate::process::{describe, die_with_parent};
 
 /// A running helper process.
 pub struct Helper {
@@ -72,9 +77,7 @@ impl Helper {
         let exe = std::env::current_exe().context("finding the current executable")?;
         let mut cmd = Command::new(&exe);
         cmd.arg(role).args(args).stdin(stdin).stdout(stdout);
-        die_with_parent(&mut cmd);
-        let child = cmd
-            .spawn()
+        let child = Child::spawn(&mut cmd)
             .with_context(|| format!("starting helper '{role}' ({})", exe.display()))?;
         Ok(Helper {
             child: Some(child),
@@ -86,7 +89,7 @@ impl Helper {
     /// [`Helper::spawn_piped`]), for a parent that reads binary results itself instead
     /// of waiting for a `String`.
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
-        self.child.as_mut().and_then(|c| c.stdout.take())
+        self.child.as_mut().and_then(Child::take_stdout)
     }
 
     /// The helper's process id.
@@ -98,7 +101,7 @@ impl Helper {
     /// [`Helper::spawn_piped`] and not taken yet. Dropping it closes the pipe: the
     /// helper reads end-of-file.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.child.as_mut().and_then(|c| c.stdin.take())
+        self.child.as_mut().and_then(Child::take_stdin)
     }
 
     /// Kills the helper if it is still running `timeout` from now, unless the returned
@@ -108,13 +111,13 @@ impl Helper {
     /// The guard borrows the helper, so the helper cannot be waited for (and its
     /// process id reused by the system) while the watchdog may still fire.
     pub fn watchdog(&self, timeout: Duration) -> Watchdog<'_> {
-        let pid = self.id() as libc::pid_t;
+        let pid = nix::unistd::Pid::from_raw(self.id() as i32);
         let (cancel, cancelled) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
-                // SAFETY: kill(2) touches no memory. `pid` is our child, not yet reaped:
-                // the guard's borrow keeps the Helper from being waited for meanwhile.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // `pid` is our child, not yet reaped: the guard's borrow keeps the Helper
+                // from being waited for meanwhile, so the id cannot have been reused.
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             }
         });
         Watchdog {
@@ -132,14 +135,15 @@ impl Helper {
             .take()
             .expect("a Helper holds its child until it is waited for");
         // Read captured output on a thread, so a chatty helper cannot block on a full pipe.
-        let reader = child.stdout.take().map(|mut out| {
+        let reader = child.take_stdout().map(|mut out| {
             std::thread::spawn(move || {
                 let mut s = String::new();
                 let _ = std::io::Read::read_to_string(&mut out, &mut s);
                 s
             })
         });
-        let Some(status) = wait_or_kill(&mut child, Instant::now() + timeout)
+        let Some(status) = child
+            .wait_until(Instant::now() + timeout)
             .with_context(|| format!("waiting for helper '{}'", self.role))?
         else {
             bail!(
@@ -169,44 +173,10 @@ impl Helper {
         let Some(mut child) = self.child.take() else {
             bail!("helper '{}' was already waited for", self.role);
         };
-        // A helper that has exited already cannot be killed; reaping it is all we need.
-        let _ = child.kill();
         child
-            .wait()
+            .kill()
             .with_context(|| format!("reaping helper '{}'", self.role))
     }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Makes the program `cmd` starts die with this process (Linux: `PR_SET_PDEATHSIG`,
-/// `SIGKILL`), however this process ends — also when it is killed and no destructor
-/// runs. Does nothing on other systems. Every [`Helper`] is started this way; use it
-/// for other programs an example starts, such as a server.
-pub fn die_with_parent(cmd: &mut Command) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: the closure runs in the child between fork and exec and calls only
-        // prctl, which is async-signal-safe; it touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = cmd;
 }
 
 /// Kills a helper that is still running when its time is up; see [`Helper::watchdog`].
@@ -223,46 +193,5 @@ impl Drop for Watchdog<'_> {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// Waits for `child` until `deadline`. Returns its exit status, or `None` when the
-/// deadline came first; the child has then been killed and reaped, so no process is
-/// left behind either way.
-pub fn wait_or_kill(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// "exit status 1", "killed by signal 9 (SIGKILL)", "killed by signal 7 (SIGBUS)".
-pub fn describe(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    if let Some(code) = status.code() {
-        return format!("exit status {code}");
-    }
-    match status.signal() {
-        Some(sig) => format!("killed by signal {sig} ({})", signal_name(sig)),
-        None => "ended in an unknown way".to_string(),
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGABRT => "SIGABRT",
-        _ => "another signal",
     }
 }

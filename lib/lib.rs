@@ -15,6 +15,7 @@
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
 //! | [`measure`] | the Alternatives chapter's test array, checksum, page-fault count and units |
 //! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
+//! | [`process`] | the book's one process runner: helpers recorded for the cleanup, and commands run to their end with a time limit (tests, grader) |
 //! | [`python`] | start a Python script as a helper, talk to it line by line, wait for it with a time limit |
 //!
 //! Nothing here hides shared memory itself: the examples call `shared_memory` and
@@ -27,6 +28,7 @@ pub mod locks;
 pub mod measure;
 pub mod names;
 pub mod os;
+pub mod process;
 pub mod python;
 pub mod semaphore;
 pub mod sync;

@@ -22,13 +22,34 @@ pub const MAX_PORTABLE_LEN: usize = 31;
 ///
 /// The name is registered with [`crate::cleanup::remove_on_interrupt`]: if the process
 /// is interrupted (Ctrl-C), a segment by this name is removed before it exits.
+///
+/// A name already taken — a leftover of an earlier process that had the same id (ids
+/// wrap around) — is skipped: the next number is tried, so a run never fails on, or
+/// removes, another process's segment.
 pub fn unique(tag: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tag: String = tag.chars().take(8).collect();
-    let name = format!("{PREFIX}{tag}-{}-{n}", std::process::id());
-    crate::cleanup::remove_on_interrupt(&name);
-    name
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{PREFIX}{tag}-{}-{n}", std::process::id());
+        if taken(&name) {
+            continue;
+        }
+        crate::cleanup::remove_on_interrupt(&name);
+        return name;
+    }
+}
+
+/// True when something — a segment, or anything else — already has this name.
+fn taken(name: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::symlink_metadata(std::path::Path::new("/dev/shm").join(&name[1..])).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        !matches!(crate::os::shm_stat(name), Ok(None))
+    }
 }
 
 /// Checks a name typed by the reader and returns it with its leading slash.
@@ -36,7 +57,7 @@ pub fn unique(tag: &str) -> String {
 /// Accepted: an optional `/`, then 1 to 30 characters from `A-Z a-z 0-9 . _ -`.
 pub fn check(word: &str) -> Result<String, String> {
     let body = word.strip_prefix('/').unwrap_or(word);
-    if body.is_empty() {
+    if body.is_empty() || body == "." || body == ".." {
         return Err(format!(
             "'{word}' is not a segment name (write e.g. /shmbook-demo)"
         ));
@@ -76,6 +97,8 @@ mod tests {
         assert_eq!(check("demo").as_deref(), Ok("/demo"));
         assert_eq!(check("/demo").as_deref(), Ok("/demo"));
         assert!(check("/").is_err());
+        assert!(check("/.").is_err());
+        assert!(check("..").is_err());
         assert!(check("a/b").is_err());
         assert!(check("%%").is_err());
         assert!(check(&"x".repeat(31)).is_err());

@@ -2,30 +2,21 @@
 //! segments: removing one by name, checking whether one exists, reading its mode and
 //! size, and turning `shared_memory`'s bare error numbers into sentences.
 
-use std::ffi::CString;
 use std::io;
+use std::os::fd::AsFd;
 
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fstat, Mode, SFlag};
 use shared_memory::ShmemError;
-
-fn c_name(name: &str) -> io::Result<CString> {
-    CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in name"))
-}
 
 /// Removes the segment `name` (POSIX `shm_unlink`). A segment that does not exist is
 /// not an error. Processes that still map the segment keep their mapping; the name is
 /// gone at once, the memory when the last mapping goes.
 pub fn shm_unlink(name: &str) -> io::Result<()> {
-    let c = c_name(name)?;
-    // SAFETY: `c` is a valid NUL-terminated string that lives across the call;
-    // shm_unlink only reads it.
-    if unsafe { libc::shm_unlink(c.as_ptr()) } == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ENOENT) {
-        Ok(())
-    } else {
-        Err(e)
+    match nix::sys::mman::shm_unlink(name) {
+        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -41,34 +32,36 @@ pub struct SegmentStat {
 }
 
 /// Looks at the segment `name` without mapping it. `Ok(None)`: there is no such segment.
+///
+/// Never blocks: the name is opened with `O_NONBLOCK` (a FIFO put there by someone else
+/// would otherwise wait for a writer), and anything but a regular file — a FIFO, a
+/// directory — is an error, not a segment.
 pub fn shm_stat(name: &str) -> io::Result<Option<SegmentStat>> {
-    let c = c_name(name)?;
-    // SAFETY: `c` is a valid NUL-terminated string; O_RDONLY without O_CREAT never
-    // creates anything, so the mode argument is not read.
-    let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_RDONLY, 0) };
-    if fd < 0 {
-        let e = io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ENOENT) => Ok(None),
-            _ => Err(e),
+    let fd =
+        match nix::sys::mman::shm_open(name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
+    let st = fstat(fd.as_fd())?;
+    let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+    if kind != SFlag::S_IFREG {
+        let what = match kind {
+            SFlag::S_IFIFO => "a FIFO",
+            SFlag::S_IFDIR => "a directory",
+            SFlag::S_IFSOCK => "a socket",
+            _ => "not a regular file",
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{name} is {what}, not a shared-memory segment"),
+        ));
     }
-    // SAFETY: all-zero bytes are a valid `libc::stat` (plain integers).
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `fd` is an open descriptor we own, `st` is a writable `stat`.
-    let rc = unsafe { libc::fstat(fd, &mut st) };
-    let result = if rc == 0 {
-        Ok(Some(SegmentStat {
-            size: st.st_size as u64,
-            mode: (st.st_mode as u32) & 0o7777,
-            uid: st.st_uid,
-        }))
-    } else {
-        Err(io::Error::last_os_error())
-    };
-    // SAFETY: `fd` is open and owned here; nothing uses it after this close.
-    unsafe { libc::close(fd) };
-    result
+    Ok(Some(SegmentStat {
+        size: st.st_size as u64,
+        mode: (st.st_mode as u32) & 0o7777,
+        uid: st.st_uid,
+    }))
 }
 
 /// True when a segment called `name` exists.
@@ -78,8 +71,7 @@ pub fn shm_exists(name: &str) -> io::Result<bool> {
 
 /// The effective user id of this process.
 pub fn uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
 /// The symbolic name of an error number, e.g. `EINVAL` for 22 on Linux.
@@ -140,9 +132,11 @@ pub fn is_transient(e: &ShmemError) -> bool {
 
 /// The system's page size in bytes, asked from the system (never assumed).
 pub fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions; _SC_PAGESIZE is always supported.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(n).expect("the page size is positive")
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(4096)
 }
 
 /// The first executable file called `name` in the directories of `PATH`, as a shell

@@ -14,7 +14,9 @@
 //! when the last of them has closed the pipes (or the time is over).
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+
+use crate::process::Child;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -64,8 +66,7 @@ impl Python {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        crate::helper::die_with_parent(&mut cmd);
-        let mut child = match cmd.spawn() {
+        let mut child = match Child::spawn(&mut cmd) {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 bail!("python3 was not found: this part needs Python 3 with NumPy (pip install numpy)")
@@ -73,8 +74,8 @@ impl Python {
             Err(e) => return Err(e).with_context(|| format!("starting python3 {file}")),
         };
         let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().context("python3's standard output")?;
-        let err = child.stderr.take().context("python3's standard error")?;
+        let out = child.take_stdout().context("python3's standard output")?;
+        let err = child.take_stderr().context("python3's standard error")?;
         let tx2 = tx.clone();
         std::thread::spawn(move || {
             for l in BufReader::new(out).lines().map_while(Result::ok) {
@@ -89,7 +90,7 @@ impl Python {
             let _ = tx2.send(None);
         });
         Ok(Python {
-            stdin: child.stdin.take(),
+            stdin: child.take_stdin(),
             child: Some(child),
             lines: rx,
             open_pipes: 2,
@@ -132,8 +133,13 @@ impl Python {
         let status = self
             .child
             .as_mut()
-            .and_then(|c| c.wait().ok())
-            .map(crate::helper::describe)
+            // Its pipes are closed, so it has ended or is about to: a short bound.
+            .and_then(|c| {
+                c.wait_until(Instant::now() + Duration::from_secs(5))
+                    .ok()
+                    .flatten()
+            })
+            .map(crate::process::describe)
             .unwrap_or_else(|| "ended".into());
         match last {
             Some(l) => anyhow::anyhow!("python3 {} failed ({status}): {l}", self.script),
@@ -175,9 +181,7 @@ impl Python {
             .child
             .take()
             .expect("a Python holds its child until finished");
-        let Some(status) =
-            crate::helper::wait_or_kill(&mut child, deadline).context("waiting for python3")?
-        else {
+        let Some(status) = child.wait_until(deadline).context("waiting for python3")? else {
             bail!(
                 "python3 {} did not finish within {} s; killed it",
                 self.script,
@@ -185,15 +189,6 @@ impl Python {
             );
         };
         Ok(PythonFinished { status, lines })
-    }
-}
-
-impl Drop for Python {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -209,7 +204,7 @@ impl PythonFinished {
         });
         bail!(
             "python3 {script} failed ({}): {}",
-            crate::helper::describe(self.status),
+            crate::process::describe(self.status),
             last.unwrap_or_else(|| "it printed no error".into())
         )
     }

@@ -13,6 +13,11 @@
 //!   file `` `python3 PATH ...` `` or the example that starts it). A listing right
 //!   below another one shares its caption, which then names both files.
 //!
+//! Across the book: every listing — a fence of `{{#include FILE:ANCHOR}}` lines, counted
+//! as mdBook shows it (the anchor's region without `ANCHOR` lines; a whole file when no
+//! anchor is named) — is at most 40 lines, and the median listing, and the median single
+//! include, at most 25 (`scripts/listings` prints every one).
+//!
 //! For every page: warnings and notes use mdBook's admonitions (`> [!WARNING]`,
 //! `> [!NOTE]`, `> [!TIP]`, `> [!IMPORTANT]`, `> [!CAUTION]`), not bold words.
 //!
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
         };
         results.push((format!("src/{page}"), verdict));
     }
+    results.push(("listing lengths".into(), check_listing_lengths(&root)));
     results.retain(|(page, _)| filter.as_deref().is_none_or(|f| page.contains(f)));
 
     println!("\nrunning {} page checks", results.len());
@@ -471,4 +477,124 @@ fn check_admonitions(text: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The longest listing the book may show, and the most its median may be.
+const LISTING_MAX: usize = 40;
+const LISTING_MEDIAN_MAX: usize = 25;
+
+/// The lines `{{#include FILE:ANCHOR}}` shows: the anchor's region without any
+/// `ANCHOR:`/`ANCHOR_END:` lines, or the whole file without them.
+fn included_lines(file: &Path, anchor: Option<&str>) -> Result<usize, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let marker = Regex::new(r"^\s*(//|#)\s*ANCHOR(_END)?:\s*([A-Za-z0-9_-]+)").unwrap();
+    let Some(anchor) = anchor else {
+        return Ok(text.lines().filter(|l| !marker.is_match(l)).count());
+    };
+    let (mut n, mut inside, mut seen) = (0, false, false);
+    for line in text.lines() {
+        match marker.captures(line) {
+            Some(c) if &c[3] == anchor => {
+                inside = c.get(2).is_none();
+                seen = true;
+            }
+            Some(_) => {}
+            None if inside => n += 1,
+            None => {}
+        }
+    }
+    if seen {
+        Ok(n)
+    } else {
+        Err(format!("{} has no anchor {anchor}", file.display()))
+    }
+}
+
+fn median(v: &mut [usize]) -> f64 {
+    v.sort_unstable();
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2] as f64,
+        n => (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0,
+    }
+}
+
+/// Every `.md` file under `src/`, as paths relative to it (pages and the files they
+/// include, such as `exercises/segments.md`).
+fn markdown_files(dir: &Path, base: &Path, out: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            markdown_files(&p, base, out);
+        } else if p.extension().is_some_and(|x| x == "md") {
+            out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+        }
+    }
+}
+
+fn check_listing_lengths(root: &Path) -> Verdict {
+    let include = Regex::new(r"\{\{#include\s+([^:}\s]+)(?::([A-Za-z0-9_-]+))?\s*\}\}").unwrap();
+    let (mut listings, mut includes, mut problems) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pages = Vec::new();
+    markdown_files(&root.join("src"), &root.join("src"), &mut pages);
+    pages.sort();
+    for page in &pages {
+        let path = root.join("src").join(page);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in lines_of(&text) {
+            let Some(body) = &line.fence_body else {
+                continue;
+            };
+            let mut total = 0;
+            let mut any = false;
+            for l in body {
+                if l.trim().is_empty() {
+                    total += 1;
+                }
+                for m in include.captures_iter(l) {
+                    let rel = from_root(page, &m[1]);
+                    if !["examples/", "lib/", "homework/", "solutions/", "grade/"]
+                        .iter()
+                        .any(|d| rel.starts_with(d))
+                    {
+                        continue;
+                    }
+                    any = true;
+                    match included_lines(&root.join(&rel), m.get(2).map(|a| a.as_str())) {
+                        Ok(n) => {
+                            includes.push(n);
+                            total += n;
+                        }
+                        Err(e) => problems.push(format!("src/{page}:{}: {e}", line.number)),
+                    }
+                }
+            }
+            if any {
+                if total > LISTING_MAX {
+                    problems.push(format!(
+                        "src/{page}:{}: a listing of {total} lines (at most {LISTING_MAX})",
+                        line.number
+                    ));
+                }
+                listings.push(total);
+            }
+        }
+    }
+    let (count, longest) = (listings.len(), listings.iter().max().copied().unwrap_or(0));
+    let (per_listing, per_include) = (median(&mut listings), median(&mut includes));
+    println!(
+        "listings: {count}; median {per_listing} lines (per include {per_include}); longest {longest}"
+    );
+    for (what, m) in [("listing", per_listing), ("include", per_include)] {
+        if m > LISTING_MEDIAN_MAX as f64 {
+            problems.push(format!(
+                "the median {what} is {m} lines (at most {LISTING_MEDIAN_MAX})"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Verdict::Passed
+    } else {
+        Verdict::Failed(problems)
+    }
 }

@@ -20,9 +20,8 @@
 //! reached the whole group is killed and the step fails.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// How long one transcript command may run.
@@ -269,58 +268,23 @@ pub fn run(root: &Path, line: &str) -> Result<Vec<String>, String> {
         None => (line, false),
     };
     let mut cmd = command_for(root, line)?;
-    let (mut reader, writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let writer2 = writer.try_clone().map_err(|e| format!("pipe: {e}"))?;
-    cmd.current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(writer2)
-        .env("RUST_BACKTRACE", "0");
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("could not start `{line}`: {e}"))?;
-    drop(cmd); // closes our copies of the pipe's writing end
-    let collector = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = reader.read_to_end(&mut bytes);
-        bytes
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if start.elapsed() > STEP_TIMEOUT => {
-                // SAFETY: kill(2) with a negative pid signals the process group we
-                // created for this command; it touches no memory.
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-                let _ = child.wait();
-                return Err(format!(
-                    "timed out after {} s; killed its process group",
-                    STEP_TIMEOUT.as_secs()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("waiting: {e}")),
-        }
+    cmd.current_dir(root).env("RUST_BACKTRACE", "0");
+    let ran = shmbook::process::run(
+        &mut cmd,
+        shmbook::process::Output::Merged,
+        None,
+        STEP_TIMEOUT,
+    )
+    .map_err(|e| format!("could not run `{line}`: {e}"))?;
+    let Some(code) = ran.shell_code() else {
+        return Err(format!(
+            "timed out after {} s; killed its process group",
+            STEP_TIMEOUT.as_secs()
+        ));
     };
-    // Helpers still running in the group would keep the pipe open: end them.
-    // SAFETY: as above; the group may be empty already, which kill reports and we ignore.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    let bytes = collector
-        .join()
-        .map_err(|_| "output reader panicked".to_string())?;
+    let bytes = ran.stdout;
     let text = String::from_utf8_lossy(&bytes);
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let code = {
-        use std::os::unix::process::ExitStatusExt;
-        status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-    };
     if show_status {
         lines.push(format!("exit status: {code}"));
     } else if code != 0 {
