@@ -31,7 +31,7 @@ mod tree;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use exercises::{Exercise, EXERCISES};
@@ -305,64 +305,25 @@ pub struct Finished {
     pub timed_out: Option<Duration>,
 }
 
-/// Starts the check in a process group of its own, drains its pipes, waits at most
-/// `timeout`, then kills the whole group (every worker the check started) and reaps.
-/// The one place the grader starts a check.
+/// Runs the check with the book's process runner (`shmbook::process`): in a process
+/// group of its own, its pipes drained, at most `timeout`, then the whole group (every
+/// worker the check started) killed and the check reaped. The one place the grader
+/// starts a check.
 fn spawn_check(
     exe: &Path,
     exercise: &Exercise,
     run: &str,
     timeout: Duration,
 ) -> std::io::Result<Finished> {
-    use std::io::Read;
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(exe)
-        .args(["_check", exercise.name, run])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("RUST_BACKTRACE", "0")
-        .process_group(0)
-        .spawn()?;
-    let group = nix::unistd::Pid::from_raw(child.id() as i32);
-    let collect = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let out = collect(child.stdout.take().map(|p| Box::new(p) as _));
-    let err = collect(child.stderr.take().map(|p| Box::new(p) as _));
-    let start = Instant::now();
-    let mut timed_out = None;
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break Some(s);
-        }
-        if start.elapsed() >= timeout {
-            timed_out = Some(timeout);
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    // The check and every process it started share the group: end them all, so that
-    // no worker keeps a segment mapped or a pipe open.
-    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-    let status = match status {
-        Some(s) => Some(s),
-        None => {
-            child.wait()?;
-            None
-        }
-    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["_check", exercise.name, run])
+        .env("RUST_BACKTRACE", "0");
+    let ran = shmbook::process::run(&mut cmd, shmbook::process::Output::Separate, None, timeout)?;
     Ok(Finished {
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        status,
-        timed_out,
+        stdout: String::from_utf8_lossy(&ran.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&ran.stderr).into_owned(),
+        timed_out: ran.status.is_none().then_some(timeout),
+        status: ran.status,
     })
 }
 

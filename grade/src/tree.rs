@@ -218,10 +218,7 @@ pub fn build(source: &Source) -> anyhow::Result<Built> {
     let tree = target_dir().join("grade-trees").join(&key);
     let package = format!("grade-t{key}");
     let shmbook = root.display().to_string();
-    put(
-        &tree.join("Cargo.toml"),
-        "# Written by the grader (grade/src/tree.rs): a copy to grade other files with.\n[workspace]\nmembers = [\"grade\", \"homework\"]\nresolver = \"2\"\n",
-    )?;
+    put(&tree.join("Cargo.toml"), &workspace_manifest(&root)?)?;
     put(
         &tree.join("Cargo.lock"),
         &std::fs::read_to_string(root.join("Cargo.lock"))?,
@@ -306,6 +303,28 @@ pub fn build(source: &Source) -> anyhow::Result<Built> {
             broken.insert(name, error);
         }
     }
+}
+
+/// The tree's workspace: its two members, and the lints the members inherit from the
+/// repository's workspace (`[workspace.lints...]` tables, copied).
+fn workspace_manifest(root: &Path) -> anyhow::Result<String> {
+    let mut out = String::from(
+        "# Written by the grader (grade/src/tree.rs): a copy to grade other files with.\n[workspace]\nmembers = [\"grade\", \"homework\"]\nresolver = \"2\"\n",
+    );
+    let mut copying = false;
+    for line in std::fs::read_to_string(root.join("Cargo.toml"))?.lines() {
+        if line.starts_with('[') {
+            copying = line.starts_with("[workspace.lints");
+            if copying {
+                out.push('\n');
+            }
+        }
+        if copying {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 /// From cargo's JSON messages: for each exercise with a compile error in its file (or
