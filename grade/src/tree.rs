@@ -214,45 +214,11 @@ pub fn build(source: &Source) -> anyhow::Result<Built> {
     use anyhow::{bail, Context};
     let root = root();
     let mut texts = texts(source)?;
-    let key = format!("{:016x}", fnv(&texts));
-    let tree = target_dir().join("grade-trees").join(&key);
-    let package = format!("grade-t{key}");
-    let shmbook = root.display().to_string();
-    put(&tree.join("Cargo.toml"), &workspace_manifest(&root)?)?;
-    put(
-        &tree.join("Cargo.lock"),
-        &std::fs::read_to_string(root.join("Cargo.lock"))?,
-    )?;
-    // Cargo keys a workspace member's build by its name and its path inside the
-    // workspace, which are the same in every tree: each tree's packages get names of
-    // their own (the grader still calls the crate `homework`).
-    let homework = format!("homework-t{key}");
-    let grade_toml = std::fs::read_to_string(root.join("grade/Cargo.toml"))?
-        .replacen("name = \"grade\"", &format!("name = \"{package}\""), 1)
-        .replace(
-            "homework = { path = \"../homework\" }",
-            &format!("homework = {{ package = \"{homework}\", path = \"../homework\" }}"),
-        )
-        .replace("path = \"..\"", &format!("path = {shmbook:?}"));
-    put(&tree.join("grade/Cargo.toml"), &grade_toml)?;
-    put(
-        &tree.join("grade/build.rs"),
-        &std::fs::read_to_string(root.join("grade/build.rs"))?,
-    )?;
-    put_dir(&root.join("grade/src"), &tree.join("grade/src"))?;
-    let homework_toml = std::fs::read_to_string(root.join("homework/Cargo.toml"))?
-        .replacen("name = \"homework\"", &format!("name = \"{homework}\""), 1)
-        .replace("path = \"..\"", &format!("path = {shmbook:?}"));
-    put(&tree.join("homework/Cargo.toml"), &homework_toml)?;
-    put(
-        &tree.join("homework/src/lib.rs"),
-        &std::fs::read_to_string(root.join("homework/src/lib.rs"))?,
-    )?;
     let mut broken = BTreeMap::new();
     loop {
-        for (name, text) in &texts {
-            put(&tree.join(format!("homework/src/{name}.rs")), text)?;
-        }
+        // A tree per set of files: after a broken file is replaced by its starter, the
+        // files differ, and so does the tree (which then stays built for next time).
+        let (tree, package) = write_tree(&root, &texts)?;
         let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .args([
                 "build",
@@ -303,6 +269,49 @@ pub fn build(source: &Source) -> anyhow::Result<Built> {
             broken.insert(name, error);
         }
     }
+}
+
+/// Writes the tree for these exercise files; returns its directory and the name of
+/// its grader.
+fn write_tree(root: &Path, texts: &BTreeMap<&'static str, String>) -> anyhow::Result<(PathBuf, String)> {
+    let key = format!("{:016x}", fnv(texts));
+    let tree = target_dir().join("grade-trees").join(&key);
+    let package = format!("grade-t{key}");
+    let shmbook = root.display().to_string();
+    put(&tree.join("Cargo.toml"), &workspace_manifest(root)?)?;
+    put(
+        &tree.join("Cargo.lock"),
+        &std::fs::read_to_string(root.join("Cargo.lock"))?,
+    )?;
+    // Cargo keys a workspace member's build by its name and its path inside the
+    // workspace, which are the same in every tree: each tree's packages get names of
+    // their own (the grader still calls the crate `homework`).
+    let homework = format!("homework-t{key}");
+    let grade_toml = std::fs::read_to_string(root.join("grade/Cargo.toml"))?
+        .replacen("name = \"grade\"", &format!("name = \"{package}\""), 1)
+        .replace(
+            "homework = { path = \"../homework\" }",
+            &format!("homework = {{ package = \"{homework}\", path = \"../homework\" }}"),
+        )
+        .replace("path = \"..\"", &format!("path = {shmbook:?}"));
+    put(&tree.join("grade/Cargo.toml"), &grade_toml)?;
+    put(
+        &tree.join("grade/build.rs"),
+        &std::fs::read_to_string(root.join("grade/build.rs"))?,
+    )?;
+    put_dir(&root.join("grade/src"), &tree.join("grade/src"))?;
+    let homework_toml = std::fs::read_to_string(root.join("homework/Cargo.toml"))?
+        .replacen("name = \"homework\"", &format!("name = \"{homework}\""), 1)
+        .replace("path = \"..\"", &format!("path = {shmbook:?}"));
+    put(&tree.join("homework/Cargo.toml"), &homework_toml)?;
+    put(
+        &tree.join("homework/src/lib.rs"),
+        &std::fs::read_to_string(root.join("homework/src/lib.rs"))?,
+    )?;
+    for (name, text) in texts {
+        put(&tree.join(format!("homework/src/{name}.rs")), text)?;
+    }
+    Ok((tree, package))
 }
 
 /// The tree's workspace: its two members, and the lints the members inherit from the
