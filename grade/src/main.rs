@@ -202,8 +202,9 @@ fn hints(args: &[String]) -> ExitCode {
     }
     for e in chosen {
         println!("{} {}:", e.number, e.name);
-        for h in e.hints {
-            println!("  - {}", h.0);
+        for (i, h) in e.hints.iter().enumerate() {
+            let when = if i == 0 { "when it runs out of time: " } else { "" };
+            println!("  - {when}{}", h.0);
         }
     }
     ExitCode::SUCCESS
