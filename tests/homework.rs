@@ -257,7 +257,10 @@ fn every_exercise_is_everywhere() {
     assert_eq!(modules, names, "homework/src/lib.rs and the grader's table");
     let instructors = read("src/instructors.md");
     for (name, number, chapter) in &table {
-        assert!(root.join(format!("solutions/{name}.rs")).is_file(), "{name}");
+        assert!(
+            root.join(format!("solutions/{name}.rs")).is_file(),
+            "{name}"
+        );
         let page = read(&format!("src/exercises/{chapter}.md"));
         assert!(
             page.contains(&format!("### Exercise {number}:")),

@@ -203,7 +203,11 @@ fn hints(args: &[String]) -> ExitCode {
     for e in chosen {
         println!("{} {}:", e.number, e.name);
         for (i, h) in e.hints.iter().enumerate() {
-            let when = if i == 0 { "when it runs out of time: " } else { "" };
+            let when = if i == 0 {
+                "when it runs out of time: "
+            } else {
+                ""
+            };
             println!("  - {when}{}", h.0);
         }
     }

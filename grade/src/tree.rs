@@ -273,7 +273,10 @@ pub fn build(source: &Source) -> anyhow::Result<Built> {
 
 /// Writes the tree for these exercise files; returns its directory and the name of
 /// its grader.
-fn write_tree(root: &Path, texts: &BTreeMap<&'static str, String>) -> anyhow::Result<(PathBuf, String)> {
+fn write_tree(
+    root: &Path,
+    texts: &BTreeMap<&'static str, String>,
+) -> anyhow::Result<(PathBuf, String)> {
     let key = format!("{:016x}", fnv(texts));
     let tree = target_dir().join("grade-trees").join(&key);
     let package = format!("grade-t{key}");
