@@ -52,7 +52,7 @@ fn shm_entries() -> BTreeSet<String> {
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("shmbook-h"))
+        .filter(|n| n.starts_with("shmgrade-") || n.starts_with("sem.shmgrade-"))
         .collect()
 }
 

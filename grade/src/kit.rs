@@ -6,7 +6,7 @@
 //! verdict as one line (see `report`). A check that needs several processes starts this
 //! program again with a worker [`Role`] declared in its exercise's entry of the table,
 //! waits for the workers with a time limit, and reads what they print: `OK ...` or
-//! `ERR message`. Every segment a check makes is named `/shmbook-h<RUN>-<TAG>`, so the
+//! `ERR message`. Every segment a check makes is named `/shmgrade-<RUN>-<TAG>`, so the
 //! grader can remove them all afterwards.
 
 use std::mem::size_of;
@@ -72,10 +72,12 @@ pub struct Ctx {
 }
 
 /// Every name a grader run makes starts with this and the grader's process id.
-pub const RUN_PREFIX: &str = "/shmbook-h";
+/// (Not `shmbook-`: the book's own test suites remove new `shmbook-` entries when
+/// they end, which must not pull a running check's segments away.)
+pub const RUN_PREFIX: &str = "/shmgrade-";
 
 impl Ctx {
-    /// A segment name of this run: `/shmbook-h<RUN>-<tag>`.
+    /// A segment name of this run: `/shmgrade-<RUN>-<tag>`.
     pub fn name(&self, tag: &str) -> String {
         format!("{RUN_PREFIX}{}-{tag}", self.run)
     }

@@ -10,7 +10,7 @@
 //! Each exercise is checked in its own process (this program run again as `_check NAME
 //! RUN`), in its own process group, with a time limit. Whatever happens to it — a
 //! panic, a hang, a crash — the grader then kills the whole group and removes every
-//! segment and semaphore whose name carries this run's prefix (`/shmbook-h<PID>-`), so
+//! segment and semaphore whose name carries this run's prefix (`/shmgrade-<PID>-`), so
 //! nothing is left in `/dev/shm` (see `sweep`).
 //!
 //! `--from PATH` grades other files than `homework/src/` (a student's submission, a

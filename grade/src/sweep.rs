@@ -1,5 +1,5 @@
 //! Nothing a grader run makes outlives it: every segment and semaphore of a run is
-//! named `/shmbook-h<RUN>-...` (RUN is the grader's process id), and each run holds a
+//! named `/shmgrade-<RUN>-...` (RUN is the grader's process id), and each run holds a
 //! lock in a directory of its own (`$TMPDIR/shmbook-grade-<RUN>/`, which also holds the
 //! private copy of the grader its checks run from). The grader removes its run's names
 //! after every check; a later run removes those of runs whose lock nobody holds any

@@ -29,7 +29,11 @@ const ADD_N: Hint = Hint("add n, not 1");
 pub const HINTS: &[Hint] = &[DEADLOCK, ZERO, ONE_GUARD, FROM_EXISTING, ADD_N];
 
 const WORKERS: u32 = 4;
-const ROUNDS: u64 = 40_000;
+/// How long the adders add: long enough that a read and a write that are not under
+/// one guard meet another process's in practically every run, also on a busy machine
+/// (where the processes rarely run at the same moment, and a race shows only when one
+/// is preempted between the read and the write).
+const ADDING: Duration = Duration::from_millis(1200);
 /// The adders take a fraction of a second; more than this is a deadlock.
 const ADDERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(8);
 
@@ -56,13 +60,14 @@ fn check(ctx: &Ctx) -> Verdict {
     let start = ctx.name("cstart");
     let _barrier = Barrier::create(&start)?;
     let n = WORKERS.to_string();
-    let rounds = ROUNDS.to_string();
+    let ms = ADDING.as_millis().to_string();
     let mut started = Vec::new();
     for s in &steps {
-        started.push(ADD.spawn(&[&name, &rounds, &s.to_string(), &start, &n])?);
+        started.push(ADD.spawn(&[&name, &ms, &s.to_string(), &start, &n])?);
     }
     let setting = format!(
-        "{WORKERS} processes adding {ROUNDS} times each (steps {steps:?}), started together"
+        "{WORKERS} processes adding for {:.1} s (steps {steps:?}), started together",
+        ADDING.as_secs_f64()
     );
     let results = wait_all_within(started, ADDERS_WITHIN);
     if let Some(Err(why)) = results.iter().find(|r| r.is_err()) {
@@ -73,11 +78,17 @@ fn check(ctx: &Ctx) -> Verdict {
             f
         });
     }
-    let want = ROUNDS * steps.iter().sum::<u64>();
+    // Each adder reports how often it added.
+    let times: Vec<u64> = results
+        .iter()
+        .map(|r| r.as_ref().ok().and_then(|t| t.parse().ok()).unwrap_or(0))
+        .collect();
+    let want: u64 = times.iter().zip(&steps).map(|(t, s)| t * s).sum();
+    let setting = format!("{setting}, {} additions", times.iter().sum::<u64>());
     let got = call("get", || counter.get())?;
     if got != want {
         let evidence = format!("{setting}: the counter reads {got}, expected {want}");
-        return Err(if got == ROUNDS * u64::from(WORKERS) {
+        return Err(if got == times.iter().sum::<u64>() {
             fail(evidence).hint(ADD_N)
         } else if got < want {
             fail(format!("{evidence} ({} lost)", want - got)).hint(ONE_GUARD)
@@ -143,22 +154,28 @@ fn held_lock(ctx: &Ctx, shm: &shared_memory::Shmem, name: &str) -> Verdict {
     }
 }
 
-/// Worker: `_count NAME TIMES STEP START N` — open the counter, wait at the start line,
-/// add STEP, TIMES times.
+/// Worker: `_count NAME MS STEP START N` — open the counter, wait at the start line,
+/// add STEP for MS milliseconds; prints how often.
 const ADD: Role = Role {
     name: "_count",
     run: |args| {
-        let [name, times, step, start, n] = args else {
-            bail!("needs NAME TIMES STEP START N")
+        let [name, ms, step, start, n] = args else {
+            bail!("needs NAME MS STEP START N")
         };
         let shm = crate::kit::open(name)?;
         let counter = homework::semaphores_counter::Counter::open(&shm)?;
         let step: u64 = step.parse()?;
+        let until = Duration::from_millis(ms.parse()?);
         Barrier::wait(start, n.parse()?)?;
-        for _ in 0..times.parse::<u64>()? {
-            counter.add(step)?;
+        let began = std::time::Instant::now();
+        let mut times = 0u64;
+        while began.elapsed() < until {
+            for _ in 0..1000 {
+                counter.add(step)?;
+            }
+            times += 1000;
         }
-        Ok(String::new())
+        Ok(times.to_string())
     },
 };
 
