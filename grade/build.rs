@@ -3,7 +3,8 @@
 //! 1. The first build of the grader compiles every dependency, which takes minutes on
 //!    a small machine, and `cargo run -q` shows nothing meanwhile: say so on the
 //!    terminal (this script runs again only when it changes, so only the first build
-//!    speaks).
+//!    speaks). Cargo runs this script late in that build (it schedules first what many
+//!    crates wait for), so the line comes near its end; src/instructors.md says so.
 //! 2. Write the copies of the atomics exercises that the grader model-checks with
 //!    loom: the student's file (or the solution's, with the `solutions` feature) with
 //!    `std::sync::atomic` replaced by `loom::sync::atomic`, a smaller `CAPACITY` (so
@@ -72,8 +73,8 @@ fn announce() {
     if std::env::var_os("SHMBOOK_GRADE_TREE").is_some() {
         return;
     }
-    let message = "grade: building the grader and its dependencies for the first time; \
-                   this takes about 4 minutes on a 2-core machine (later runs start at once)";
+    let message = "grade: building the grader for the first time (3-4 minutes on an idle \
+                   2-core machine; later runs start at once)";
     match std::fs::OpenOptions::new().write(true).open("/dev/tty") {
         Ok(mut tty) => {
             let _ = writeln!(tty, "{message}");
