@@ -190,6 +190,26 @@ pub fn worker_result(f: &Finished) -> Result<String, String> {
     ))
 }
 
+/// How a worker that must give up ended: still running at the limit (killed), with a
+/// result where an error was due, or with its error (and when).
+pub enum GaveUp {
+    Never(Duration),
+    Succeeded(String, Duration),
+    Failed(Duration),
+}
+
+/// Waits for a worker whose call must fail with a timeout, at most `limit`.
+pub fn gives_up(worker: Helper, limit: Duration) -> anyhow::Result<GaveUp> {
+    let began = std::time::Instant::now();
+    Ok(match worker.wait(limit) {
+        Err(_) => GaveUp::Never(limit),
+        Ok(f) => match worker_result(&f) {
+            Ok(out) => GaveUp::Succeeded(out, began.elapsed()),
+            Err(_) => GaveUp::Failed(began.elapsed()),
+        },
+    })
+}
+
 /// Starts one worker per argument list, then waits for all of them.
 pub fn workers(role: &Role, args: &[Vec<String>]) -> anyhow::Result<Vec<Result<String, String>>> {
     let started: Vec<Helper> = args

@@ -8,7 +8,8 @@ use anyhow::bail;
 
 use super::Exercise;
 use crate::kit::{
-    catch, fail, segment, view, worker_result, Ctx, Hint, Role, Verdict, WORKER_TIMEOUT,
+    catch, fail, gives_up, segment, view, worker_result, Ctx, GaveUp, Hint, Role, Verdict,
+    WORKER_TIMEOUT,
 };
 
 pub const EXERCISE: Exercise = Exercise {
@@ -93,31 +94,27 @@ fn check(ctx: &Ctx) -> Verdict {
     // 2. Nobody publishes: the reader must give up, after its timeout and not before.
     let name = ctx.name("idle");
     let _idle = segment(&name, size_of::<Board>())?;
-    let began = Instant::now();
-    let lonely = READ.spawn(&[&name, "300"])?;
-    match lonely.wait(Duration::from_secs(3)) {
-        Err(_) => {
-            return Err(fail(
-                "read(timeout = 300 ms) on a board nobody publishes was still waiting after 3 s",
-            )
+    let what = "read(timeout = 300 ms) on a board nobody publishes";
+    match gives_up(READ.spawn(&[&name, "300"])?, Duration::from_secs(3))? {
+        GaveUp::Never(limit) => {
+            return Err(fail(format!(
+                "{what} was still waiting after {} s",
+                limit.as_secs()
+            ))
             .hint(BOUND))
         }
-        Ok(f) => match worker_result(&f) {
-            Ok(g) => {
-                return Err(fail(format!(
-                    "read on a board nobody published returned {g} (count, sum) instead of an error"
-                ))
-                .hint(WAIT))
-            }
-            Err(_) if began.elapsed() < Duration::from_millis(250) => {
-                return Err(fail(format!(
-                    "read(timeout = 300 ms) on a board nobody publishes gave up after {} ms",
-                    began.elapsed().as_millis()
-                ))
-                .hint(WAIT_FIRST))
-            }
-            Err(_) => {}
-        },
+        GaveUp::Succeeded(g, _) => {
+            return Err(fail(format!(
+                "{what} returned {g} (count, sum) instead of an error"
+            ))
+            .hint(WAIT))
+        }
+        GaveUp::Failed(after) if after < Duration::from_millis(250) => {
+            return Err(
+                fail(format!("{what} gave up after {} ms", after.as_millis())).hint(WAIT_FIRST),
+            )
+        }
+        GaveUp::Failed(_) => {}
     }
     // 3. Too many values: an error, and nothing published.
     let name = ctx.name("full");

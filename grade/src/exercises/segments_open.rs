@@ -1,13 +1,14 @@
 //! 1.1 `segments_open`: create a segment, or open it when another process was first.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 
 use super::Exercise;
 use crate::kit::{
-    call, fail, segment, view, worker_result, workers, Barrier, Ctx, Hint, Role, Verdict,
+    call, fail, gives_up, segment, view, worker_result, workers, Barrier, Ctx, GaveUp, Hint, Role,
+    Verdict,
 };
 
 pub const EXERCISE: Exercise = Exercise {
@@ -127,25 +128,23 @@ fn check(ctx: &Ctx) -> Verdict {
     let name = ctx.name("never");
     let _guard = shmbook::cleanup::Unlink::new(&name);
     let _fd = create_unsized(&name)?;
-    let began = Instant::now();
-    let opener = ONE.spawn(&[&name, "4096"])?;
-    match opener.wait(GIVE_UP_WITHIN) {
-        Err(_) => {
+    let what = "a segment that never gets a size";
+    match gives_up(ONE.spawn(&[&name, "4096"])?, GIVE_UP_WITHIN)? {
+        GaveUp::Never(limit) => {
             return Err(fail(format!(
-                "a segment that never gets a size: create_or_open was still trying after {} s (the exercise says about two)",
-                GIVE_UP_WITHIN.as_secs()
+                "{what}: create_or_open was still trying after {} s (the exercise says about two)",
+                limit.as_secs()
             ))
             .hint(BOUNDED))
         }
-        Ok(f) => {
-            if let Ok(role) = worker_result(&f) {
-                return Err(fail(format!(
-                    "a segment that never gets a size was returned (as {role}) after {:.1} s instead of an error",
-                    began.elapsed().as_secs_f64()
-                ))
-                .hint(EINVAL));
-            }
+        GaveUp::Succeeded(role, after) => {
+            return Err(fail(format!(
+                "{what} was returned (as {role}) after {:.1} s instead of an error",
+                after.as_secs_f64()
+            ))
+            .hint(EINVAL))
         }
+        GaveUp::Failed(_) => {}
     }
     // 4. An existing segment smaller than asked for.
     let name = ctx.name("small");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use super::Exercise;
-use crate::kit::{call, fail, segment, view, Barrier, Ctx, Hint, Role, Verdict};
+use crate::kit::{call, fail, gives_up, segment, view, Barrier, Ctx, GaveUp, Hint, Role, Verdict};
 
 pub const EXERCISE: Exercise = Exercise {
     name: "semaphores_counting",
@@ -62,38 +62,32 @@ fn check(ctx: &Ctx) -> Verdict {
     let name = ctx.name("sem0");
     let shm = segment(&name, SIZE.max(4096))?;
     let _sem = call("Semaphore::create", || Semaphore::create(&shm, 0))?;
-    let began = Instant::now();
-    let waiter = TRY.spawn(&[&name, "300"])?;
-    match waiter.wait(Duration::from_secs(4)) {
-        Err(_) => {
-            return Err(fail(
-                "acquire(300 ms) on a semaphore with no permit was still waiting after 4 s",
-            )
+    let what = "acquire(300 ms) on a semaphore created with 0 permits";
+    match gives_up(TRY.spawn(&[&name, "300"])?, Duration::from_secs(4))? {
+        GaveUp::Never(limit) => {
+            return Err(fail(format!(
+                "{what} was still waiting after {} s",
+                limit.as_secs()
+            ))
             .hint(TIMEOUT))
         }
-        Ok(f) => match crate::kit::worker_result(&f) {
-            Ok(_) => {
-                let ms = began.elapsed().as_millis();
-                let f = fail(format!(
-                    "acquire(300 ms) on a semaphore created with 0 permits succeeded after {ms} ms"
-                ));
-                // At once: a permit was there; after the timeout: the timeout was taken
-                // for a permit.
-                return Err(if ms < 250 {
-                    f.hint(PERMITS)
-                } else {
-                    f.hint(TIMEOUT)
-                });
-            }
-            Err(_) if began.elapsed() < Duration::from_millis(250) => {
-                return Err(fail(format!(
-                    "acquire(300 ms) on a semaphore with no permit gave up after {} ms",
-                    began.elapsed().as_millis()
-                ))
-                .hint(TIMEOUT))
-            }
-            Err(_) => {}
-        },
+        GaveUp::Succeeded(_, after) => {
+            let ms = after.as_millis();
+            let f = fail(format!("{what} succeeded after {ms} ms"));
+            // At once: a permit was there; after the timeout: the timeout was taken
+            // for a permit.
+            return Err(if ms < 250 {
+                f.hint(PERMITS)
+            } else {
+                f.hint(TIMEOUT)
+            });
+        }
+        GaveUp::Failed(after) if after < Duration::from_millis(250) => {
+            return Err(
+                fail(format!("{what} gave up after {} ms", after.as_millis())).hint(TIMEOUT),
+            )
+        }
+        GaveUp::Failed(_) => {}
     }
     drop(_sem);
     drop(shm);
