@@ -56,7 +56,11 @@ fn shm_entries() -> BTreeSet<String> {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| {
-            let Some(rest) = n.strip_prefix("sem.").unwrap_or(n).strip_prefix("shmgrade-") else {
+            let Some(rest) = n
+                .strip_prefix("sem.")
+                .unwrap_or(n)
+                .strip_prefix("shmgrade-")
+            else {
                 return false;
             };
             let run = rest.split('-').next().unwrap_or("");
@@ -196,7 +200,11 @@ fn a_class_is_graded_student_by_student() {
     // All ten files: the same files as `--solutions`, so the same build of the grader.
     for e in std::fs::read_dir(root.join("solutions")).unwrap() {
         let file = e.unwrap().file_name().to_string_lossy().into_owned();
-        put("good", file.trim_end_matches(".rs"), &format!("solutions/{file}"));
+        put(
+            "good",
+            file.trim_end_matches(".rs"),
+            &format!("solutions/{file}"),
+        );
     }
     put("partial", "sizing_pages", "solutions/sizing_pages.rs");
     put(

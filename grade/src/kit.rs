@@ -198,10 +198,17 @@ pub enum GaveUp {
     Failed(Duration),
 }
 
-/// Waits for a worker whose call must fail with a timeout, at most `limit`.
-pub fn gives_up(worker: Helper, limit: Duration) -> anyhow::Result<GaveUp> {
-    let began = std::time::Instant::now();
-    Ok(match worker.wait(limit) {
+/// Waits for a worker, started at `began`, whose call must fail with a timeout: at
+/// most until `limit` after its start. (A check may do other work meanwhile.)
+pub fn gives_up(
+    worker: Helper,
+    began: std::time::Instant,
+    limit: Duration,
+) -> anyhow::Result<GaveUp> {
+    let left = limit
+        .saturating_sub(began.elapsed())
+        .max(Duration::from_millis(1));
+    Ok(match worker.wait(left) {
         Err(_) => GaveUp::Never(limit),
         Ok(f) => match worker_result(&f) {
             Ok(out) => GaveUp::Succeeded(out, began.elapsed()),

@@ -33,7 +33,7 @@ pub mod alternatives_ring {
 /// panic message.
 pub fn check(model: impl Fn() + Sync + Send + 'static) -> Result<(), String> {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(2);
+    builder.preemption_bound = Some(1);
     // loom prints the failing run's panic through the panic hook; the message is
     // what the check reports.
     let hook = std::panic::take_hook();

@@ -95,7 +95,8 @@ fn check(ctx: &Ctx) -> Verdict {
     let name = ctx.name("idle");
     let _idle = segment(&name, size_of::<Board>())?;
     let what = "read(timeout = 300 ms) on a board nobody publishes";
-    match gives_up(READ.spawn(&[&name, "300"])?, Duration::from_secs(3))? {
+    let began = Instant::now();
+    match gives_up(READ.spawn(&[&name, "300"])?, began, Duration::from_secs(3))? {
         GaveUp::Never(limit) => {
             return Err(fail(format!(
                 "{what} was still waiting after {} s",

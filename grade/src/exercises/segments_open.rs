@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 
 use super::Exercise;
 use crate::kit::{
-    call, fail, gives_up, segment, view, worker_result, workers, Barrier, Ctx, GaveUp, Hint, Role,
+    fail, gives_up, segment, view, worker_result, workers, Barrier, Ctx, GaveUp, Hint, Role,
     Verdict,
 };
 
@@ -62,6 +62,13 @@ fn racer_failed(what: String, why: &str) -> crate::kit::Failure {
 }
 
 fn check(ctx: &Ctx) -> Verdict {
+    // 3 (started first, judged last). A creator that never sizes its segment: the
+    // opener must give up, in time.
+    let never_name = ctx.name("never");
+    let _never_guard = shmbook::cleanup::Unlink::new(&never_name);
+    let _never_fd = create_unsized(&never_name)?;
+    let began = std::time::Instant::now();
+    let never = ONE.spawn(&[&never_name, "4096"])?;
     // 1. Four processes call create_or_open at the same moment.
     let name = ctx.name("open");
     let start = ctx.name("start");
@@ -124,12 +131,28 @@ fn check(ctx: &Ctx) -> Verdict {
             .hint(EINVAL))
         }
     }
-    // 3. A creator that never sizes it: give up, in time.
-    let name = ctx.name("never");
-    let _guard = shmbook::cleanup::Unlink::new(&name);
-    let _fd = create_unsized(&name)?;
+    // 4. An existing segment smaller than asked for.
+    let name = ctx.name("small");
+    let _small = segment(&name, 4096)?;
+    let asked = 3 * 4096 + 1;
+    match crate::kit::catch(|| homework::segments_open::create_or_open(&name, asked)) {
+        Ok(Ok(shm)) => {
+            return Err(fail(format!(
+                "create_or_open({name}, {asked}) on an existing 4096-byte segment returned {} bytes instead of an error",
+                shm.len()
+            ))
+            .hint(TOO_SMALL))
+        }
+        Ok(Err(_)) => {}
+        Err(panic) => {
+            return Err(fail(format!(
+                "create_or_open on an existing segment smaller than asked for panicked: {panic}"
+            )))
+        }
+    }
+    // 3, judged now: the opener started first.
     let what = "a segment that never gets a size";
-    match gives_up(ONE.spawn(&[&name, "4096"])?, GIVE_UP_WITHIN)? {
+    match gives_up(never, began, GIVE_UP_WITHIN)? {
         GaveUp::Never(limit) => {
             return Err(fail(format!(
                 "{what}: create_or_open was still trying after {} s (the exercise says about two)",
@@ -145,23 +168,6 @@ fn check(ctx: &Ctx) -> Verdict {
             .hint(EINVAL))
         }
         GaveUp::Failed(_) => {}
-    }
-    // 4. An existing segment smaller than asked for.
-    let name = ctx.name("small");
-    let _small = segment(&name, 4096)?;
-    let asked = 3 * 4096 + 1;
-    if let Ok(shm) = crate::kit::catch(|| homework::segments_open::create_or_open(&name, asked)) {
-        if let Ok(shm) = shm {
-            return Err(fail(format!(
-                "create_or_open({name}, {asked}) on an existing 4096-byte segment returned {} bytes instead of an error",
-                shm.len()
-            ))
-            .hint(TOO_SMALL));
-        }
-    } else {
-        call("create_or_open on a segment that is too small", || {
-            homework::segments_open::create_or_open(&name, asked)
-        })?;
     }
     Ok(())
 }

@@ -58,12 +58,19 @@ const HAMMER_ROUNDS: u32 = 3000;
 
 fn check(ctx: &Ctx) -> Verdict {
     use homework::semaphores_counting::{Semaphore, SIZE};
-    // 1. No permit: acquire must give up after its timeout, not before, not never.
+    // 1. No permit: acquire must give up after its timeout, not before, not never. Its
+    // worker waits while the next part runs.
     let name = ctx.name("sem0");
     let shm = segment(&name, SIZE.max(4096))?;
     let _sem = call("Semaphore::create", || Semaphore::create(&shm, 0))?;
+    let began = Instant::now();
+    let waiter = TRY.spawn(&[&name, "300"])?;
+    // 2. A release wakes the waiter at once, not when its wait times out.
+    wake(ctx)?;
+    // 1, judged now (before the waves, which a wait that timed out taken for a permit
+    // would fail with less telling evidence).
     let what = "acquire(300 ms) on a semaphore created with 0 permits";
-    match gives_up(TRY.spawn(&[&name, "300"])?, Duration::from_secs(4))? {
+    match gives_up(waiter, began, Duration::from_secs(4))? {
         GaveUp::Never(limit) => {
             return Err(fail(format!(
                 "{what} was still waiting after {} s",
@@ -89,10 +96,6 @@ fn check(ctx: &Ctx) -> Verdict {
         }
         GaveUp::Failed(_) => {}
     }
-    drop(_sem);
-    drop(shm);
-    // 2. A release wakes the waiter at once, not when its wait times out.
-    wake(ctx)?;
     // 3. Waves: K of 8 inside at once, woken promptly; K varies from run to run.
     let permits = 2 + std::process::id() % 2;
     run(ctx, "wave", permits, WORKERS, ROUNDS, 15)?;
