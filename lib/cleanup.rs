@@ -266,6 +266,31 @@ pub fn create<T, E>(
     })
 }
 
+/// Like [`create`], for a resource whose name is known only once it exists (a segment
+/// that `shared_memory` names at random): `name_of` reads it from what `create` returned,
+/// and both happen under the registry's lock, so a signal cannot fall between them.
+pub fn create_then<T, E>(
+    create: impl FnOnce() -> Result<T, E>,
+    name_of: impl FnOnce(&T) -> Resource,
+) -> Result<Tracked<T>, E> {
+    let mut reg = registry();
+    let value = create()?;
+    let resource = name_of(&value);
+    let inode = resource.inode();
+    let id = reg.next;
+    reg.next += 1;
+    reg.entries.push(Entry {
+        id,
+        resource: resource.clone(),
+        inode,
+    });
+    Ok(Tracked {
+        value: Some(value),
+        id: Some(id),
+        resource,
+    })
+}
+
 /// [`create`] for a shared-memory segment called `name`.
 pub fn segment<T, E>(name: &str, create: impl FnOnce() -> Result<T, E>) -> Result<Tracked<T>, E> {
     self::create(Resource::Segment(name.to_string()), create)
@@ -342,6 +367,7 @@ pub fn install(program: &'static str) {
     }
     std::thread::spawn(move || {
         SIGNAL_THREAD.with(|c| c.set(true));
+        // ANCHOR: signal_thread
         let Some(signal) = signals.forever().next() else {
             return;
         };
@@ -360,6 +386,7 @@ pub fn install(program: &'static str) {
                 }
             }
         }
+        // ANCHOR_END: signal_thread
         let removed = if counts.is_empty() {
             "nothing to remove".to_string()
         } else {
@@ -370,9 +397,11 @@ pub fn install(program: &'static str) {
             format!("removed {} it had made", parts.join(", "))
         };
         let name = Signal::try_from(signal).map_or("a signal", |s| s.as_str());
+        // ANCHOR: die_by_signal
         eprintln!("{program}: interrupted by {name}; {removed}");
         // Now die by the signal itself: default action restored, signal raised again.
         let _ = signal_hook::low_level::emulate_default_handler(signal);
+        // ANCHOR_END: die_by_signal
         // Not reached for these three signals; should it be, end the process anyway.
         std::process::exit(128 + signal);
     });
@@ -402,55 +431,4 @@ fn stop_children(children: &[i32]) {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-// --- The first version's interface, kept while the examples move to the one above. ---
-
-/// Removes the segment `name` when dropped, unless [`Unlink::disarm`] was called.
-#[must_use = "the segment is removed when this guard is dropped"]
-pub struct Unlink {
-    name: Option<String>,
-}
-
-impl Unlink {
-    /// Guards `name`.
-    pub fn new(name: impl Into<String>) -> Self {
-        let name = name.into();
-        remove_on_interrupt(&name);
-        Unlink { name: Some(name) }
-    }
-
-    /// Keeps the segment: the guard no longer removes it.
-    pub fn disarm(mut self) {
-        self.name = None;
-    }
-}
-
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        if let Some(name) = self.name.take() {
-            let _ = crate::os::shm_unlink(&name);
-        }
-    }
-}
-
-/// Removes `name` if the process is interrupted. Prefer [`segment`], which registers a
-/// name only once this process has created it.
-pub fn remove_on_interrupt(name: &str) {
-    let resource = Resource::Segment(name.to_string());
-    let mut reg = registry();
-    if !reg.entries.iter().any(|e| e.resource == resource) {
-        let id = reg.next;
-        reg.next += 1;
-        reg.entries.push(Entry {
-            id,
-            resource,
-            inode: None,
-        });
-    }
-}
-
-/// The first version's name for [`install`].
-pub fn install_interrupt_cleanup(program: &'static str) {
-    install(program);
 }

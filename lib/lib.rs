@@ -5,12 +5,14 @@
 //!
 //! | module | what it gives an example |
 //! | --- | --- |
-//! | [`cli`] | argument parsing with one-line errors and exit status 2, and [`cli::main`] to run an example |
+//! | [`cli`] | [`cli::run`]: an example's clap command line, exit status 2 on bad input, `error:` and 1 on failure; value parsers with declared ranges |
 //! | [`helper`] | start a helper process by running the current executable again, wait for it with a time limit |
 //! | [`names`] | unique segment names, and checks for names the reader types |
-//! | [`cleanup`] | a guard that removes a segment on every way out of a function |
+//! | [`cleanup`] | what an example creates is registered as it is created and removed on every way out: drop, Ctrl-C, `SIGTERM`, `SIGHUP` |
 //! | [`wait`] | bounded waiting for another process |
 //! | [`locks`] | bounded waits on `raw_sync` locks, around its timeout defect |
+//! | [`semaphores`] | the Semaphores chapter's segment layout: a checked header and the lock it holds |
+//! | [`sizing`] | the Sizing chapter's segments, `/dev/shm` space, and its private tmpfs |
 //! | [`semaphore`] | a process-shared POSIX semaphore inside a segment |
 //! | [`sync`] | `raw_sync`'s boxed errors turned into `anyhow` errors with context |
 //! | [`measure`] | the Alternatives chapter's test array, checksum, page-fault count and units |
@@ -31,6 +33,8 @@ pub mod os;
 pub mod process;
 pub mod python;
 pub mod semaphore;
+pub mod semaphores;
+pub mod sizing;
 pub mod sync;
 pub mod wait;
 

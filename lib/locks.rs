@@ -21,17 +21,63 @@ use raw_sync::Timeout;
 /// The absolute `CLOCK_REALTIME` time `timeout` from now, normalized
 /// (`0 <= tv_nsec < 1_000_000_000`), as `sem_timedwait` and `pthread_*_timedlock` need.
 pub fn deadline(timeout: Duration) -> libc::timespec {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec; CLOCK_REALTIME always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
-    let nanos = now.tv_nsec as u64 + u64::from(timeout.subsec_nanos());
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+        .expect("CLOCK_REALTIME always exists");
+    let nanos = now.tv_nsec() as u64 + u64::from(timeout.subsec_nanos());
     libc::timespec {
-        tv_sec: now.tv_sec + (timeout.as_secs() + nanos / 1_000_000_000) as libc::time_t,
+        tv_sec: now.tv_sec() + (timeout.as_secs() + nanos / 1_000_000_000) as libc::time_t,
         tv_nsec: (nanos % 1_000_000_000) as _,
     }
+}
+
+/// Checks that the bytes at `at` hold a pthread mutex of the same kind as `reference`,
+/// a mutex this process initialized itself with the same attributes.
+///
+/// glibc's `pthread_mutex_lock` trusts a mutex's kind word: garbage there sends it down
+/// paths (priority inheritance, robust lists) whose assertions abort the process. With
+/// glibc on 64-bit systems the kind is the `int` at byte 16 of a `pthread_mutex_t`;
+/// this compares it with the reference's. Elsewhere the layout is not the book's to
+/// know, and this checks nothing.
+///
+/// # Safety
+/// Both must point to `size_of::<pthread_mutex_t>()` readable, 8-aligned bytes; `at`
+/// may be in use by other processes.
+pub unsafe fn same_mutex_kind(at: *const u8, reference: *const u8) -> Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
+    {
+        use std::sync::atomic::{AtomicI32, Ordering};
+        // SAFETY: both are 8-aligned with the mutex's 40 bytes readable (the caller's
+        // promise); an atomic read is fine while other processes use `at`.
+        let (found, wanted) = unsafe {
+            (
+                (*(at.add(16) as *const AtomicI32)).load(Ordering::Relaxed),
+                *(reference.add(16) as *const i32),
+            )
+        };
+        if found != wanted {
+            bail!("the bytes there are not the expected mutex (kind {found:#x}, not {wanted:#x})");
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
+    let _ = (at, reference);
+    Ok(())
+}
+
+/// [`same_mutex_kind`] for a mutex `raw_sync`'s `Mutex::new` made (process-shared, of
+/// the default type); `raw_sync::Event` starts with one too.
+///
+/// # Safety
+/// As for [`same_mutex_kind`].
+pub unsafe fn check_raw_sync_mutex(at: *const u8) -> Result<()> {
+    use raw_sync::locks::{LockInit, Mutex};
+    let mut reference = [0u64; 16]; // 128 bytes, 8-aligned: room for any pthread_mutex_t
+    let base: *mut u8 = reference.as_mut_ptr().cast();
+    // SAFETY: `base` is this process's own aligned, writable memory, larger than a
+    // pthread_mutex_t; nobody else sees it; raw_sync's Drop leaves it alone.
+    unsafe { Mutex::new(base, std::ptr::null_mut()) }
+        .map_err(|e| anyhow::anyhow!("making a reference mutex: {e}"))?;
+    // SAFETY: the caller's promise for `at`; `base` is initialized above.
+    unsafe { same_mutex_kind(at, base) }
 }
 
 fn poll<G>(

@@ -45,14 +45,9 @@ pub fn as_bytes_mut(values: &mut [f64]) -> &mut [u8] {
 /// Minor page faults of this process so far (`getrusage(RUSAGE_SELF)`, `ru_minflt`):
 /// each one is the system mapping a page on first touch.
 pub fn minor_faults() -> u64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a whole rusage to the pointer, which points to memory of
-    // that type (zeroed, so valid even if it did not); RUSAGE_SELF is always valid.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    usage.ru_minflt as u64
+    use nix::sys::resource::{getrusage, UsageWho};
+    // RUSAGE_SELF is always valid: the call cannot fail.
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| u.minor_page_faults() as u64)
 }
 
 /// "4 MiB", "64 KiB", "5000 bytes".

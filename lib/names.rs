@@ -20,8 +20,9 @@ pub const MAX_PORTABLE_LEN: usize = 31;
 /// names this process makes. `tag` says which example made it (cut to 8 characters, so
 /// the name stays within [`MAX_PORTABLE_LEN`]).
 ///
-/// The name is registered with [`crate::cleanup::remove_on_interrupt`]: if the process
-/// is interrupted (Ctrl-C), a segment by this name is removed before it exits.
+/// Making a name creates nothing and registers nothing: create the segment through
+/// [`crate::cleanup::segment`], which registers the name for removal only once this
+/// process has created it.
 ///
 /// A name already taken — a leftover of an earlier process that had the same id (ids
 /// wrap around) — is skipped: the next number is tried, so a run never fails on, or
@@ -35,7 +36,6 @@ pub fn unique(tag: &str) -> String {
         if taken(&name) {
             continue;
         }
-        crate::cleanup::remove_on_interrupt(&name);
         return name;
     }
 }

@@ -64,6 +64,57 @@ impl Semaphore {
         Semaphore { sem: at }
     }
 
+    /// [`Semaphore::attach`], after checking that the bytes at `at` look like a
+    /// process-shared semaphore, so that garbage gives an error instead of an abort.
+    ///
+    /// glibc's `sem_post` and `sem_wait` pass a field of the `sem_t` to the `futex`
+    /// system call as part of the operation, and abort the process ("The futex facility
+    /// returned an unexpected error code") when the kernel refuses it. On glibc with
+    /// 64-bit atomics a `sem_t` is a 64-bit word (the count in its low half, the number
+    /// of waiters in its high half) followed by that field as an `int`. This compares
+    /// the field with the one `sem_init(.., 1, ..)` writes into a semaphore of our own,
+    /// and checks that the count is at most `SEM_VALUE_MAX`. Elsewhere the layout is
+    /// not the book's to know, and this is `attach`.
+    ///
+    /// # Safety
+    /// As for [`Semaphore::attach`], except that the bytes may be anything (8-aligned,
+    /// [`SIZE`] of them, mapped).
+    pub unsafe fn open(at: *mut u8) -> Result<Semaphore> {
+        #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
+        {
+            use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+            let mut reference = [0u64; 8]; // 64 bytes, 8-aligned: more than a sem_t
+            let mine: *mut u8 = reference.as_mut_ptr().cast();
+            // SAFETY: `mine` is our own aligned memory, larger than a sem_t; nobody
+            // else sees it, and it is destroyed before it goes out of scope.
+            let wanted = unsafe {
+                if libc::sem_init(mine.cast(), 1, 0) != 0 {
+                    bail!("sem_init: {}", std::io::Error::last_os_error());
+                }
+                let wanted = *(mine.add(8) as *const i32);
+                libc::sem_destroy(mine.cast());
+                wanted
+            };
+            // SAFETY: `at` is 8-aligned with SIZE (32) bytes mapped (the caller's
+            // promise); atomics read whatever bytes are there, also while other
+            // processes use the semaphore.
+            let (data, flag) = unsafe {
+                (
+                    (*(at as *const AtomicU64)).load(Ordering::Relaxed),
+                    (*(at.add(8) as *const AtomicI32)).load(Ordering::Relaxed),
+                )
+            };
+            if flag != wanted || (data & 0xffff_ffff) > i32::MAX as u64 {
+                bail!(
+                    "the bytes there are not a process-shared semaphore \
+                     (count word {data:#x}, futex flag {flag}, not {wanted})"
+                );
+            }
+        }
+        // SAFETY: the caller's promise, and the check above where there is one.
+        Ok(unsafe { Semaphore::attach(at) })
+    }
+
     /// Takes one unit, waiting as long as it takes (`sem_wait`). For hot loops whose
     /// process is itself bounded (a helper the parent kills after a time limit).
     pub fn wait(&self) -> Result<()> {

@@ -9,77 +9,60 @@
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
+use clap::Parser;
 use mpi::traits::*;
-use shmbook::cli::{Bytes, FromArg};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use shmbook::measure::{
     checksum, duration_text, make_array, match_text, rate_text, size_text, warn_if_debug,
 };
-use shmbook::{os, PROCESS_TIMEOUT};
+use shmbook::process::{describe, Child};
+use shmbook::{cli, os, PROCESS_TIMEOUT};
 
-const USAGE: &str = "usage: cargo run -p alternatives-mpi -- [--size BYTES] [--rounds N] [--n N]";
-
+/// Move the chapter's array and an 8-byte message between two MPI ranks.
+#[derive(Parser)]
+#[command(
+    name = "alternatives-mpi",
+    bin_name = "cargo run -q -p alternatives-mpi --"
+)]
 struct Options {
+    /// The array's size in bytes, a multiple of 8 (4 KiB to 1 GiB)
+    #[arg(long, default_value = "4MiB", value_parser = array_size)]
     size: usize,
+    /// Rounds; the fastest counts (1 to 1000)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     rounds: u32,
+    /// Round trips of the 8-byte message (1 to 10000000)
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     n: u32,
 }
 
-fn main() -> ExitCode {
-    let words: Vec<String> = std::env::args().skip(1).collect();
-    if words.iter().any(|w| w == "--help" || w == "-h") {
-        println!("alternatives-mpi: move the chapter's array and an 8-byte message between two MPI ranks");
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
+/// `--size`: 4 KiB to 1 GiB, a whole number of `f64` (as in the `alternatives` example).
+fn array_size(word: &str) -> Result<usize, String> {
+    let size = cli::bytes(4096, 1 << 30)(word)?;
+    if !size.is_multiple_of(8) {
+        return Err(format!("{word} is not a multiple of 8 bytes (one f64)"));
     }
-    let options = match parse(&words) {
-        Ok(o) => o,
-        Err(what) => {
-            eprintln!("alternatives-mpi: {what}; {USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = if launched_by_mpirun() {
-        ranks(&options)
-    } else {
-        launch(&words)
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    Ok(size)
 }
 
-fn parse(words: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        size: 4 << 20,
-        rounds: 3,
-        n: 1000,
-    };
-    let mut rest = words.iter();
-    while let Some(flag) = rest.next() {
-        let value = match flag.as_str() {
-            "--size" | "--rounds" | "--n" => rest.next().ok_or(format!("{flag} needs a value"))?,
-            other => return Err(format!("unknown option '{other}'")),
+fn main() -> ExitCode {
+    if launched_by_mpirun() {
+        // A rank: the launcher checked the arguments already.
+        return match ranks(&Options::parse()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
         };
-        let bad = |why: String| format!("{flag}: {why}");
-        match flag.as_str() {
-            "--size" => o.size = Bytes::from_arg(value).map_err(bad)?.0,
-            "--rounds" => o.rounds = u32::from_arg(value).map_err(bad)?,
-            _ => o.n = u32::from_arg(value).map_err(bad)?,
-        }
     }
-    if o.size < 4096 || !o.size.is_multiple_of(8) {
-        return Err("--size must be a multiple of 8 bytes, at least 4096".into());
-    }
-    if o.rounds == 0 || o.n == 0 {
-        return Err("--rounds and --n must be at least 1".into());
-    }
-    Ok(o)
+    cli::run("alternatives-mpi", |_: Options| {
+        launch(std::env::args_os().skip(1))
+    })
 }
+
+/// What to do without a launcher to run.
+const NO_MPIRUN: &str = "no mpirun on PATH: install MPI (Debian, Ubuntu: apt-get install \
+mpich libmpich-dev libclang-dev; macOS: brew install mpich)";
 
 // ANCHOR: launch
 /// True inside a process that an MPI launcher started: MPICH's Hydra sets `PMI_RANK`,
@@ -90,14 +73,12 @@ fn launched_by_mpirun() -> bool {
         .any(|v| std::env::var_os(v).is_some())
 }
 
-/// Runs `mpirun -n 2 THIS-PROGRAM ARGS`, at most `2 × PROCESS_TIMEOUT`.
-fn launch(args: &[String]) -> Result<ExitCode> {
-    let Some(mpirun) = os::find_program("mpirun") else {
-        bail!(
-            "no mpirun on PATH: install MPI (Debian, Ubuntu: apt-get install mpich \
-             libmpich-dev libclang-dev; macOS: brew install mpich)"
-        );
-    };
+/// Runs `mpirun -n 2 THIS-PROGRAM ARGS` in a process group of its own, for at most
+/// `2 × PROCESS_TIMEOUT`; then nothing of the group (mpirun, its proxy, the ranks) is
+/// left. A `shmbook::process::Child`: Ctrl-C stops it too.
+fn launch(args: impl Iterator<Item = std::ffi::OsString>) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mpirun = os::find_program("mpirun").context(NO_MPIRUN)?;
     let mut cmd = Command::new(mpirun);
     cmd.args(["-n", "2"])
         .arg(std::env::current_exe().context("finding this program")?)
@@ -105,61 +86,25 @@ fn launch(args: &[String]) -> Result<ExitCode> {
         // Open MPI refuses to run as root unless told twice (MPICH ignores these):
         // the same as `mpirun --allow-run-as-root`.
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    let mut launcher = Group::spawn(cmd)?;
-    let limit = 2 * PROCESS_TIMEOUT;
-    let start = Instant::now();
-    loop {
-        if let Some(status) = launcher.child.try_wait()? {
-            return Ok(ExitCode::from(status.code().unwrap_or(1) as u8));
-        }
-        if start.elapsed() > limit {
-            bail!(
-                "mpirun did not finish within {} s; killed it and its ranks",
-                limit.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// The launcher in a process group of its own, so that the whole group — mpirun, its
-/// proxy and the ranks — can be killed at once when the time is up or on an early exit.
-struct Group {
-    child: std::process::Child,
-}
-
-impl Group {
-    fn spawn(mut cmd: Command) -> Result<Group> {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-        shmbook::helper::die_with_parent(&mut cmd);
-        Ok(Group {
-            child: cmd.spawn().context("starting mpirun")?,
-        })
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            // SAFETY: kill(2) touches no memory; the negative id names the process
-            // group made for mpirun, whose leader we have not reaped yet.
-            unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
-            let _ = self.child.wait();
-        }
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .process_group(0);
+    let mut launcher = Child::spawn(&mut cmd).context("starting mpirun")?;
+    let group = Pid::from_raw(launcher.id() as i32);
+    let status = launcher.wait_until(Instant::now() + 2 * PROCESS_TIMEOUT);
+    let _ = killpg(group, Signal::SIGKILL); // what is left of the group; none is fine
+    match status? {
+        Some(s) if s.success() => Ok(()),
+        Some(s) => bail!("mpirun ended with {}", describe(s)),
+        None => bail!("mpirun did not finish in time; killed it and its ranks"),
     }
 }
 // ANCHOR_END: launch
 
 // ANCHOR: ranks
-fn ranks(o: &Options) -> Result<ExitCode> {
+fn ranks(o: &Options) -> Result<()> {
+    // If the launcher's proxy that started this rank dies, the rank is killed too.
     #[cfg(target_os = "linux")]
-    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag of this process: if the
-    // launcher's proxy that started this rank dies, the rank is killed too.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-    }
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
     let universe = mpi::initialize().context("MPI was initialized already")?;
     let world = universe.world();
     if world.size() != 2 {
@@ -177,19 +122,13 @@ fn ranks(o: &Options) -> Result<ExitCode> {
         eprintln!("error in rank {}: {e:#}", world.rank());
         world.abort(1); // ends the other rank too, instead of leaving it waiting
     }
-    result.map(|()| ExitCode::SUCCESS)
+    result
 }
+// ANCHOR_END: ranks
 
+/// Rank 0: the array, then the small message; prints the results.
 fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
-    let library = mpi::environment::library_version().unwrap_or_default();
-    let library = if library.starts_with("MPICH") {
-        "MPICH"
-    } else if library.contains("Open MPI") {
-        "Open MPI"
-    } else {
-        "another MPI library"
-    };
-    println!("2 ranks started by mpirun; the library is {library}");
+    println!("2 ranks started by mpirun; the library is {}", library());
     let data = make_array(o.size / 8);
     println!(
         "moving {} ({} f64) from rank 0 to rank 1, best of {} rounds",
@@ -205,18 +144,7 @@ fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
         match_text(true),
         rate_text(o.size, memcpy)
     );
-
-    let peer = world.process_at_rank(1);
-    let (mut best, mut matched) = (Duration::MAX, true);
-    for _ in 0..o.rounds {
-        world.barrier();
-        let start = Instant::now();
-        peer.send(&data[..]);
-        let (_ack, _) = peer.receive::<u8>();
-        best = best.min(start.elapsed());
-        let (sum, _) = peer.receive::<u64>();
-        matched &= sum == checksum(&data);
-    }
+    let (best, matched) = send_array(world, &data, o.rounds);
     println!(
         "{:<24} {}  {}  {:.2} × memcpy",
         "MPI send and receive",
@@ -224,27 +152,64 @@ fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
         rate_text(o.size, best),
         memcpy.as_secs_f64() / best.as_secs_f64()
     );
-
-    world.barrier();
-    let start = Instant::now();
-    for i in 1..=u64::from(o.n) {
-        peer.send(&i);
-        let (reply, _) = peer.receive::<u64>();
-        if reply != i {
-            bail!("sent {i}, got {reply} back");
-        }
-    }
+    let mean = round_trips(world, o.n)?;
     println!(
         "an 8-byte round trip, mean of {}: {}",
         o.n,
-        duration_text(start.elapsed() / o.n)
+        duration_text(mean)
     );
-    if !matched {
-        bail!("rank 1's checksum differed from rank 0's");
-    }
+    ensure!(matched, "rank 1's checksum differed from rank 0's");
     Ok(())
 }
 
+/// The MPI library's family, from its version string.
+fn library() -> &'static str {
+    let library = mpi::environment::library_version().unwrap_or_default();
+    if library.starts_with("MPICH") {
+        "MPICH"
+    } else if library.contains("Open MPI") {
+        "Open MPI"
+    } else {
+        "another MPI library"
+    }
+}
+
+// ANCHOR: send
+/// Rank 0's rounds: send the array, wait for the one-byte ack (the clock stops
+/// here), then receive the checksum. Returns the fastest round and whether every
+/// checksum matched.
+fn send_array(world: &impl Communicator, data: &[f64], rounds: u32) -> (Duration, bool) {
+    let peer = world.process_at_rank(1);
+    let (mut best, mut matched) = (Duration::MAX, true);
+    for _ in 0..rounds {
+        world.barrier();
+        let start = Instant::now();
+        peer.send(data);
+        let (_ack, _) = peer.receive::<u8>();
+        best = best.min(start.elapsed());
+        let (sum, _) = peer.receive::<u64>();
+        matched &= sum == checksum(data);
+    }
+    (best, matched)
+}
+
+/// Rank 0's small messages: `n` round trips of one `u64`; returns the mean.
+fn round_trips(world: &impl Communicator, n: u32) -> Result<Duration> {
+    let peer = world.process_at_rank(1);
+    world.barrier();
+    let start = Instant::now();
+    for i in 1..=u64::from(n) {
+        peer.send(&i);
+        let (reply, _) = peer.receive::<u64>();
+        ensure!(reply == i, "sent {i}, got {reply} back");
+    }
+    Ok(start.elapsed() / n)
+}
+// ANCHOR_END: send
+
+// ANCHOR: receive
+/// Rank 1: receive each array into one buffer, ack, send the checksum; then answer
+/// every small message with itself.
 fn rank1(world: &impl Communicator, o: &Options) -> Result<()> {
     let peer = world.process_at_rank(0);
     let mut buffer = vec![1.0f64; o.size / 8]; // written once: already mapped
@@ -261,7 +226,7 @@ fn rank1(world: &impl Communicator, o: &Options) -> Result<()> {
     }
     Ok(())
 }
-// ANCHOR_END: ranks
+// ANCHOR_END: receive
 
 /// The same limit as in the `alternatives` example: one copy inside one process.
 fn memcpy(data: &[f64], rounds: u32) -> Duration {

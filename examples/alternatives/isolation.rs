@@ -11,14 +11,12 @@ pub fn run() -> Result<()> {
     std::panic::set_hook(Box::new(|_| {})); // keep the panic's message out of the output
     let joined = std::thread::spawn(|| -> u64 { panic!("a bug in a worker thread") }).join();
     std::panic::set_hook(hook);
-    println!(
-        "a thread panicked: join() returned {}; this process carries on",
-        if joined.is_err() {
-            "an error"
-        } else {
-            "a value"
-        }
-    );
+    let what = if joined.is_err() {
+        "an error"
+    } else {
+        "a value"
+    };
+    println!("a thread panicked: join() returned {what}; this process carries on");
 
     // An abort (or a segmentation fault) in a thread ends its whole process.
     let crashed = Helper::spawn("_crash", &[])?.wait(PROCESS_TIMEOUT)?;

@@ -6,38 +6,39 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use raw_sync::events::{Event, EventImpl, EventInit, EventState};
 use raw_sync::Timeout;
 use redis::Commands;
 use shared_memory::{Shmem, ShmemConf};
+use shmbook::cleanup::Tracked;
 use shmbook::helper::Helper;
-use shmbook::sync::SyncContext;
-use shmbook::{names, os, PROCESS_TIMEOUT};
-
 use shmbook::measure::duration_text;
+use shmbook::sync::SyncContext;
+use shmbook::{cleanup, names, os, PROCESS_TIMEOUT};
 
-use crate::{label, redis_way, spin_until, streams, Addr, Way};
+use crate::job::{not_run, spin_until, Way, LATENCY};
+use crate::{redis_way, streams};
 
-pub fn run(n: u32, ways: &[Way], given: Option<Addr>) -> Result<()> {
+pub fn run(n: u32, ways: &[Way], given: Option<&str>) -> Result<()> {
     println!("an 8-byte message to another process and back; mean of {n} round trips");
     shmbook::measure::warn_if_debug(n > 200);
-    for &way in ways {
+    for &way in if ways.is_empty() { LATENCY } else { ways } {
         let mean = match way {
             Way::Spin => spin(n)?,
             Way::Event => event(n)?,
             Way::Pipe => pipe(n)?,
             Way::Socket => socket(n)?,
-            Way::Redis => match redis_way::server(given.as_ref())? {
+            Way::Redis => match redis_way::server(given)? {
                 Some(server) => redis(&server, n)?,
                 None => {
-                    println!("{:<24} {}", label(way), redis_way::MISSING);
+                    not_run::<()>(way, redis_way::MISSING)?;
                     continue;
                 }
             },
-            _ => unreachable!("checked by Ways::only"),
+            _ => bail!("'{}' is a throughput way", way.name()),
         };
-        println!("{:<24} {}", label(way), duration_text(mean));
+        println!("{:<24} {}", way.label(), duration_text(mean));
     }
     Ok(())
 }
@@ -52,10 +53,7 @@ pub fn echo(way: Way, peer: &str, n: u32) -> Result<()> {
             &mut std::io::stdout().lock(),
             n,
         ),
-        Way::Socket => {
-            let stream = streams::connect(peer)?;
-            echo_stream(&mut &stream, &mut &stream, n)
-        }
+        Way::Socket => streams::connect(peer).and_then(|s| echo_stream(&mut &s, &mut &s, n)),
         Way::Redis => echo_redis(peer, n),
         other => bail!("no echo for the way '{}'", other.name()),
     }
@@ -63,13 +61,7 @@ pub fn echo(way: Way, peer: &str, n: u32) -> Result<()> {
 }
 
 fn spawn_echo(way: Way, peer: &str, n: u32, piped: bool) -> Result<Helper> {
-    let n = n.to_string();
-    let args = [way.name(), peer, "--n", &n];
-    if piped {
-        Helper::spawn_piped("_echo", &args)
-    } else {
-        Helper::spawn("_echo", &args)
-    }
+    crate::job::spawn_helper("_echo", way, peer, ("--n", n), piped)
 }
 
 /// Runs `round_trip` `n` times and returns the mean.
@@ -81,25 +73,49 @@ fn mean_of(n: u32, mut round_trip: impl FnMut(u64) -> Result<()>) -> Result<Dura
     Ok(start.elapsed() / n)
 }
 
+/// A latency way's segment: one page, its words seen as atomics.
+const PAGE: usize = 4096;
+
 /// A segment for one latency way, with its words seen as atomics.
 fn words(shmem: &Shmem) -> &[AtomicU64] {
-    // SAFETY: the mapping starts on a page boundary (aligned for u64) and holds len / 8
-    // whole words; atomics are valid for any bits and may be shared between processes;
-    // the borrow cannot outlive `shmem`.
-    unsafe { std::slice::from_raw_parts(shmem.as_ptr().cast::<AtomicU64>(), shmem.len() / 8) }
+    assert!(shmem.len() >= PAGE, "checked by `segment` and `attach`");
+    // SAFETY: the mapping starts on a page boundary (aligned for u64) and holds at
+    // least PAGE / 8 whole words (asserted); atomics are valid for any bits and may be
+    // shared between processes; the borrow cannot outlive `shmem`.
+    unsafe { std::slice::from_raw_parts(shmem.as_ptr().cast::<AtomicU64>(), PAGE / 8) }
 }
 
-/// A new one-page segment for one latency way, and its name for the echo.
-fn segment() -> Result<(String, Shmem)> {
+/// A new one-page segment for one latency way, and its name for the echo. Its last
+/// word says that this example made it.
+fn segment() -> Result<(String, Tracked<Shmem>)> {
     let name = names::unique("alt");
-    let shmem = ShmemConf::new()
-        .size(4096)
-        .os_id(&name)
-        .create()
+    let shmem = cleanup::segment(&name, || ShmemConf::new().size(PAGE).os_id(&name).create())
         .map_err(os::explain)
         .with_context(|| format!("creating {name}"))?;
+    ensure!(shmem.len() >= PAGE, "{name} is smaller than asked for");
+    words(&shmem)[MAGIC_AT].store(MAGIC, Ordering::Release);
     Ok((name, shmem))
 }
+
+/// The echo's side: opens the segment and checks that it is one [`segment`] made,
+/// before anything in it is used (the events in it, above all).
+fn attach(name: &str) -> Result<Shmem> {
+    let shmem = crate::mapped::open(name)?;
+    ensure!(
+        shmem.len() >= PAGE,
+        "{name} has {} bytes, not the {PAGE} this example makes",
+        shmem.len()
+    );
+    ensure!(
+        words(&shmem)[MAGIC_AT].load(Ordering::Acquire) == MAGIC,
+        "{name} was not made by this example"
+    );
+    Ok(shmem)
+}
+
+/// The last word of the page, and what [`segment`] writes there: "shmbklat".
+const MAGIC_AT: usize = PAGE / 8 - 1;
+const MAGIC: u64 = u64::from_le_bytes(*b"shmbklat");
 
 /// Word indices: each on a cache line of its own (8 words = 64 bytes apart).
 const PING: usize = 0;
@@ -115,9 +131,7 @@ fn spin(n: u32) -> Result<Duration> {
     let (name, shmem) = segment()?;
     let w = words(&shmem);
     let echo = spawn_echo(Way::Spin, &name, n, false)?;
-    spin_until("the echo to start", || {
-        w[READY].load(Ordering::Acquire) == 1
-    })?;
+    spin_until("the echo", || w[READY].load(Ordering::Acquire) == 1)?;
     let mean = mean_of(n, |i| {
         w[PING].store(i, Ordering::Release);
         spin_until("the echo", || w[PONG].load(Ordering::Acquire) == i)
@@ -127,7 +141,7 @@ fn spin(n: u32) -> Result<Duration> {
 }
 
 fn echo_spin(name: &str, n: u32) -> Result<()> {
-    let shmem = ShmemConf::new().os_id(name).open().map_err(os::explain)?;
+    let shmem = attach(name)?;
     let w = words(&shmem);
     w[READY].store(1, Ordering::Release);
     for i in 1..=u64::from(n) {
@@ -161,7 +175,7 @@ fn event(n: u32) -> Result<Duration> {
 }
 
 fn echo_event(name: &str, n: u32) -> Result<()> {
-    let shmem = ShmemConf::new().os_id(name).open().map_err(os::explain)?;
+    let shmem = attach(name)?;
     let (ping, pong) = events(&shmem, false)?;
     let w = words(&shmem);
     for _ in 0..n {
@@ -172,13 +186,15 @@ fn echo_event(name: &str, n: u32) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: event
 
 /// Two auto-reset events, at bytes 1024 and 2048 of the segment: made there by the
 /// creator, found there by the other process.
 fn events(shmem: &Shmem, create: bool) -> Result<(Box<dyn EventImpl>, Box<dyn EventImpl>)> {
     let make = |offset: usize| {
         // SAFETY: offset + Event's size (a pthread mutex and condition variable, well
-        // under 1 KiB) lies inside the 4096-byte segment, which outlives the event;
+        // under 1 KiB) lies inside the segment's first page, which it holds (`segment`
+        // and `attach`, the only ways to one, check that) and which outlives the event;
         // `new` runs before the other process starts, `from_existing` in that process
         // only after `new` finished.
         unsafe {
@@ -200,7 +216,6 @@ fn events(shmem: &Shmem, create: bool) -> Result<(Box<dyn EventImpl>, Box<dyn Ev
 fn wait_limit() -> Timeout {
     Timeout::Val(Duration::from_secs(PROCESS_TIMEOUT.as_secs()))
 }
-// ANCHOR_END: event
 
 // ANCHOR: streams
 /// A pipe each way: the helper's standard input and output.
@@ -221,7 +236,6 @@ fn pipe(n: u32) -> Result<Duration> {
 /// A Unix socket: one connection, both directions.
 fn socket(n: u32) -> Result<Duration> {
     let (listener, path) = streams::listen()?;
-    let _remove = crate::mapped::RemoveOnDrop(path.clone());
     let echo = spawn_echo(Way::Socket, &path.to_string_lossy(), n, false)?;
     let stream = streams::accept(&listener)?;
     let mean = mean_of(n, |i| round_trip(&mut &stream, &mut &stream, i))?;

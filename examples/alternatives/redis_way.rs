@@ -3,36 +3,38 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use redis::Commands;
-use shmbook::{helper, os, PROCESS_TIMEOUT};
-
 use shmbook::measure::{as_bytes, checksum, minor_faults};
+use shmbook::process::Child;
+use shmbook::{os, wait, PROCESS_TIMEOUT};
 
-use crate::{spawn_consumer, Addr, Measured, Way};
+use crate::job::{spawn_consumer, two_words, Measured, Way};
 
 /// What a reader without Redis sees instead of a measurement.
 pub const MISSING: &str = "not run: no redis-server on PATH; install it (Debian, Ubuntu: \
 apt-get install redis-server; macOS: brew install redis) or pass --redis HOST:PORT";
 
 // ANCHOR: server
-/// A Redis server to talk to: one this run started (stopped when dropped), or the one
-/// `--redis` named.
+/// A Redis server to talk to: one this run started (a `shmbook::process::Child`,
+/// killed when dropped, and stopped on Ctrl-C), or the one `--redis` named.
 pub struct Server {
     pub addr: String,
-    child: Option<Child>,
+    /// The server this run started, if it did: dropping the `Server` kills it.
+    _process: Option<Child>,
 }
 
 /// Finds the server to use: `--redis ADDR`, or a `redis-server` started on a free port
 /// of 127.0.0.1 for this run. `None` when neither is possible.
-pub fn server(given: Option<&Addr>) -> Result<Option<Server>> {
+pub fn server(given: Option<&str>) -> Result<Option<Server>> {
     if let Some(addr) = given {
+        let addr = addr.to_string();
         return Ok(Some(Server {
-            addr: addr.0.clone(),
-            child: None,
+            addr,
+            _process: None,
         }));
     }
     let Some(program) = os::find_program("redis-server") else {
@@ -50,36 +52,28 @@ pub fn server(given: Option<&Addr>) -> Result<Option<Server>> {
     bail!("redis-server did not start on three free ports in a row")
 }
 
+// ANCHOR_END: server
+
+// ANCHOR: start
+/// Starts `redis-server` on `port`, saving nothing to disk, and waits until it answers.
+/// `None` if it exited instead (most likely another program took the port meanwhile).
 fn start(program: &Path, port: u16) -> Result<Option<Server>> {
     let mut cmd = Command::new(program);
     cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"]) // nothing written to disk
+        .args(["--save", "", "--appendonly", "no"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    helper::die_with_parent(&mut cmd); // stops with this run, however it ends
-    let child = cmd.spawn().context("starting redis-server")?;
-    let mut server = Server {
-        addr: format!("127.0.0.1:{port}"),
-        child: Some(child),
-    };
-    let start = Instant::now();
-    loop {
-        if server.connect().is_ok() {
-            return Ok(Some(server));
-        }
-        let child = server.child.as_mut().expect("we started it");
-        if child.try_wait()?.is_some() {
-            return Ok(None); // it exited: most likely the port was taken meanwhile
-        }
-        if start.elapsed() > PROCESS_TIMEOUT {
-            bail!(
-                "redis-server did not answer within {} s",
-                PROCESS_TIMEOUT.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // Recorded for the cleanup; on Linux it also gets SIGTERM if this run dies.
+    let mut child = Child::spawn(&mut cmd).context("starting redis-server")?;
+    let addr = format!("127.0.0.1:{port}");
+    let mut exited = false;
+    wait::until("redis-server to answer", PROCESS_TIMEOUT, || {
+        exited = matches!(child.try_wait(), Ok(Some(_)));
+        exited || connect(&addr).is_ok()
+    })?;
+    let _process = Some(child);
+    Ok((!exited).then_some(Server { addr, _process }))
 }
 
 impl Server {
@@ -88,16 +82,7 @@ impl Server {
         connect(&self.addr)
     }
 }
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-// ANCHOR_END: server
+// ANCHOR_END: start
 
 pub fn connect(addr: &str) -> Result<redis::Connection> {
     let client = redis::Client::open(format!("redis://{addr}/"))?;
@@ -131,35 +116,29 @@ pub fn pop(con: &mut redis::Connection, key: &str) -> Result<Vec<u8>> {
 /// Redis as a queue between the two processes: the producer RPUSHes the array's bytes
 /// onto a list, the consumer BLPOPs them and RPUSHes an ack onto another list.
 pub fn throughput(server: &Server, data: &[f64], rounds: u32) -> Result<Measured> {
-    let bytes = std::mem::size_of_val(data);
     let mut con = server.connect()?;
     let keys = [key("data"), key("ack"), key("sum")];
     let peer = format!("{}/{}", server.addr, std::process::id());
-    let consumer = spawn_consumer(Way::Redis, &peer, bytes, rounds, false)?;
+    let consumer = spawn_consumer(Way::Redis, &peer, rounds, false)?;
     let expected = checksum(data);
-    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    let mut measured = Measured::new();
     for _ in 0..rounds {
-        let before = minor_faults();
-        let start = Instant::now();
+        let (before, start) = (minor_faults(), Instant::now());
         let _: () = con.rpush(&keys[0], as_bytes(data))?;
         pop(&mut con, &keys[1])?;
-        best = best.min(start.elapsed());
-        let mine = minor_faults() - before;
+        let (time, mine) = (start.elapsed(), minor_faults() - before);
         let report = pop(&mut con, &keys[2])?;
-        let [sum, theirs] = crate::two_words(&report)?;
-        matched &= sum == expected;
-        faults = mine + theirs;
+        let [sum, theirs] = two_words(&report)?;
+        measured.round(time, sum == expected, mine + theirs);
     }
     consumer.wait_ok(PROCESS_TIMEOUT)?;
     let _: () = con.del(&keys)?;
-    Ok(Measured {
-        best,
-        matched,
-        faults,
-    })
+    Ok(measured)
 }
+// ANCHOR_END: throughput
 
-pub fn consume(peer: &str, bytes: usize, rounds: u32) -> Result<()> {
+// ANCHOR: consume
+pub fn consume(peer: &str, rounds: u32) -> Result<()> {
     let (addr, pid) = peer.split_once('/').context("peer is ADDR/PID")?;
     let mut con = connect(addr)?;
     let key = |name: &str| format!("shmbook:{pid}:{name}");
@@ -168,17 +147,19 @@ pub fn consume(peer: &str, bytes: usize, rounds: u32) -> Result<()> {
         let received = pop(&mut con, &key("data"))?;
         let _: () = con.rpush(key("ack"), 1)?;
         let faults = minor_faults() - before;
-        if received.len() != bytes {
-            bail!("received {} bytes, expected {bytes}", received.len());
-        }
+        ensure!(
+            received.len() % 8 == 0,
+            "{} bytes: not f64s",
+            received.len()
+        );
         // The bytes arrived in a Vec<u8>, which need not be aligned for f64: decode.
         let values: Vec<f64> = received
             .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
             .collect();
         let report = [checksum(&values).to_le_bytes(), faults.to_le_bytes()].concat();
         let _: () = con.rpush(key("sum"), report)?;
     }
     Ok(())
 }
-// ANCHOR_END: throughput
+// ANCHOR_END: consume

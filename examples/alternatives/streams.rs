@@ -3,17 +3,17 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
+use shmbook::cleanup::Tracked;
+use shmbook::measure::{as_bytes, as_bytes_mut, checksum, minor_faults};
 use shmbook::{wait, PROCESS_TIMEOUT};
 
-use crate::mapped::RemoveOnDrop;
-use shmbook::measure::{as_bytes, as_bytes_mut, checksum, minor_faults};
-
-use crate::{spawn_consumer, Measured, Way};
+use crate::job::{spawn_consumer, Measured, Way, MAX_SIZE};
 
 // ANCHOR: threads
 /// Threads in one process: the consumer thread gets the producer's `Vec` by move.
@@ -37,12 +37,9 @@ pub fn threads(data: &[f64], rounds: u32) -> Result<(Duration, bool)> {
         let (mut best, mut matched) = (Duration::MAX, true);
         for _ in 0..rounds {
             let sent = Instant::now();
-            to_consumer
-                .send(array)
-                .context("the consumer thread ended")?;
-            let (back, received, sum) = replies
-                .recv_timeout(PROCESS_TIMEOUT)
-                .context("waiting for the consumer thread")?;
+            to_consumer.send(array).context("consumer gone")?;
+            let answer = replies.recv_timeout(PROCESS_TIMEOUT);
+            let (back, received, sum) = answer.context("no answer")?;
             best = best.min(received - sent);
             matched &= sum == expected;
             array = back; // the same Vec comes back for the next round
@@ -64,10 +61,10 @@ fn produce(
     serialize: bool,
 ) -> Result<Measured> {
     let expected = checksum(data);
-    let (mut best, mut matched, mut faults) = (Duration::MAX, true, 0);
+    send_size(tx, std::mem::size_of_val(data))?; // once, off the clock
+    let mut measured = Measured::new();
     for round in 1..=rounds {
-        let before = minor_faults();
-        let start = Instant::now();
+        let (before, start) = (minor_faults(), Instant::now());
         if serialize {
             send_message(tx, round, data)?;
         } else {
@@ -75,36 +72,27 @@ fn produce(
         }
         tx.flush()?;
         rx.read_exact(&mut [0u8; 1]).context("reading the ack")?;
-        best = best.min(start.elapsed());
-        let mine = minor_faults() - before;
+        let (time, mine) = (start.elapsed(), minor_faults() - before);
         let mut report = [0u8; 16];
         rx.read_exact(&mut report).context("reading the checksum")?;
-        let [sum, theirs] = crate::two_words(&report)?;
-        matched &= sum == expected;
-        faults = mine + theirs;
+        let [sum, theirs] = crate::job::two_words(&report)?;
+        measured.round(time, sum == expected, mine + theirs);
     }
-    Ok(Measured {
-        best,
-        matched,
-        faults,
-    })
+    Ok(measured)
 }
+// ANCHOR_END: stream
 
+// ANCHOR: stream_consumer
 /// The consumer's side: read the whole array into its own buffer (the kernel copies
 /// it there), ack, then checksum it.
-fn consume(
-    rx: &mut impl Read,
-    tx: &mut impl Write,
-    bytes: usize,
-    rounds: u32,
-    serialized: bool,
-) -> Result<()> {
+fn consume(rx: &mut impl Read, tx: &mut impl Write, rounds: u32, serialized: bool) -> Result<()> {
+    let bytes = receive_size(rx)?;
     let mut buffer = vec![1.0f64; bytes / 8]; // written once: already mapped
     let mut message = Vec::new();
     for round in 1..=rounds {
         let before = minor_faults();
         let received = if serialized {
-            Some(receive_message(rx, &mut message, round)?)
+            Some(receive_message(rx, &mut message, round, bytes)?)
         } else {
             rx.read_exact(as_bytes_mut(&mut buffer))?;
             None
@@ -113,13 +101,30 @@ fn consume(
         tx.flush()?;
         let faults = minor_faults() - before;
         let sum = checksum(received.as_deref().unwrap_or(&buffer));
-        tx.write_all(&sum.to_le_bytes())?;
-        tx.write_all(&faults.to_le_bytes())?;
+        tx.write_all(&[sum.to_le_bytes(), faults.to_le_bytes()].concat())?;
         tx.flush()?;
     }
     Ok(())
 }
-// ANCHOR_END: stream
+// ANCHOR_END: stream_consumer
+
+/// The array's size, sent once before the rounds: the consumer sizes its buffer by it.
+fn send_size(tx: &mut impl Write, bytes: usize) -> Result<()> {
+    Ok(tx.write_all(&(bytes as u64).to_le_bytes())?)
+}
+
+/// The size [`send_size`] sent, checked: a whole number of f64, at most `MAX_SIZE`.
+fn receive_size(rx: &mut impl Read) -> Result<usize> {
+    let mut word = [0u8; 8];
+    rx.read_exact(&mut word)
+        .context("reading the array's size")?;
+    let bytes = u64::from_le_bytes(word);
+    ensure!(
+        bytes.is_multiple_of(8) && bytes <= MAX_SIZE as u64,
+        "the producer announced {bytes} bytes, not an array this example sends"
+    );
+    Ok(bytes as usize)
+}
 
 // ANCHOR: postcard
 /// What the producer sends: it borrows the array...
@@ -144,11 +149,23 @@ fn send_message(tx: &mut impl Write, round: u32, values: &[f64]) -> Result<()> {
     tx.write_all(&message)?;
     Ok(())
 }
+// ANCHOR_END: postcard
 
-fn receive_message(rx: &mut impl Read, buffer: &mut Vec<u8>, round: u32) -> Result<Vec<f64>> {
+// ANCHOR: postcard_receive
+/// Reads one message and decodes it into a new `Vec<f64>`; the length in front must
+/// fit an array of `bytes` (and its round number).
+fn receive_message(
+    rx: &mut impl Read,
+    buffer: &mut Vec<u8>,
+    round: u32,
+    bytes: usize,
+) -> Result<Vec<f64>> {
     let mut length = [0u8; 8];
     rx.read_exact(&mut length)?;
-    buffer.resize(u64::from_le_bytes(length) as usize, 0);
+    let length = u64::from_le_bytes(length);
+    // The values, their count and the round: a few bytes more than the array.
+    ensure!(length <= bytes as u64 + 32, "a message of {length} bytes");
+    buffer.resize(length as usize, 0);
     rx.read_exact(buffer)?;
     let incoming: Incoming = postcard::from_bytes(buffer).context("decoding the message")?;
     if incoming.round != round {
@@ -156,7 +173,7 @@ fn receive_message(rx: &mut impl Read, buffer: &mut Vec<u8>, round: u32) -> Resu
     }
     Ok(incoming.values)
 }
-// ANCHOR_END: postcard
+// ANCHOR_END: postcard_receive
 
 // ANCHOR: pipe
 /// A pipe: the consumer is a helper whose standard input and output are pipes.
@@ -178,19 +195,14 @@ pub fn big_pipe(data: &[f64], rounds: u32) -> Result<Option<Measured>> {
 }
 
 fn pipe_with(data: &[f64], rounds: u32, capacity: Option<i32>) -> Result<Measured> {
-    let bytes = std::mem::size_of_val(data);
-    let mut consumer = spawn_consumer(Way::Pipe, "-", bytes, rounds, true)?;
+    let mut consumer = spawn_consumer(Way::Pipe, "-", rounds, true)?;
     let (Some(mut tx), Some(mut rx)) = (consumer.take_stdin(), consumer.take_stdout()) else {
         bail!("the consumer has no pipes");
     };
     #[cfg(target_os = "linux")]
     if let Some(capacity) = capacity {
-        use std::os::fd::AsRawFd;
-        // SAFETY: fcntl on a descriptor we own (the pipe to the consumer's standard
-        // input); F_SETPIPE_SZ takes an int and touches no memory of ours.
-        if unsafe { libc::fcntl(tx.as_raw_fd(), libc::F_SETPIPE_SZ, capacity) } < 0 {
-            bail!("F_SETPIPE_SZ: {}", std::io::Error::last_os_error());
-        }
+        use nix::fcntl::{fcntl, FcntlArg::F_SETPIPE_SZ};
+        fcntl(&tx, F_SETPIPE_SZ(capacity)).context("enlarging the pipe")?;
     }
     #[cfg(not(target_os = "linux"))]
     let _ = capacity;
@@ -205,48 +217,38 @@ fn pipe_with(data: &[f64], rounds: u32, capacity: Option<i32>) -> Result<Measure
 // ANCHOR_END: bigpipe
 
 // ANCHOR: pipe_consumer
-pub fn consume_pipe(bytes: usize, rounds: u32) -> Result<()> {
-    consume(
-        &mut std::io::stdin().lock(),
-        &mut std::io::stdout().lock(),
-        bytes,
-        rounds,
-        false,
-    )
+pub fn consume_pipe(rounds: u32) -> Result<()> {
+    let (mut rx, mut tx) = (std::io::stdin().lock(), std::io::stdout().lock());
+    consume(&mut rx, &mut tx, rounds, false)
 }
 // ANCHOR_END: pipe_consumer
 
 // ANCHOR: socket
 /// A Unix domain socket: a path in the file system that the consumer connects to.
 pub fn socket(data: &[f64], rounds: u32, serialize: bool) -> Result<Measured> {
-    let bytes = std::mem::size_of_val(data);
     let (listener, path) = listen()?;
-    let _remove = RemoveOnDrop(path.clone());
     let way = if serialize {
         Way::Postcard
     } else {
         Way::Socket
     };
-    let consumer = spawn_consumer(way, &path.to_string_lossy(), bytes, rounds, false)?;
+    let consumer = spawn_consumer(way, &path.to_string_lossy(), rounds, false)?;
     let stream = accept(&listener)?;
     let measured = produce(&mut &stream, &mut &stream, data, rounds, serialize)?;
     consumer.wait_ok(PROCESS_TIMEOUT)?;
     Ok(measured)
 }
 
-pub fn consume_socket(path: &str, bytes: usize, rounds: u32, serialized: bool) -> Result<()> {
+pub fn consume_socket(path: &str, rounds: u32, serialized: bool) -> Result<()> {
     let stream = connect(path)?;
-    consume(&mut &stream, &mut &stream, bytes, rounds, serialized)
+    consume(&mut &stream, &mut &stream, rounds, serialized)
 }
 // ANCHOR_END: socket
 
-/// A listening socket at a new path in the temporary directory.
-pub fn listen() -> Result<(UnixListener, std::path::PathBuf)> {
-    let path = std::env::temp_dir().join(format!("shmbook-alt-{}.sock", std::process::id()));
-    // The name holds our process id: a file there is a leftover of a killed run.
-    let _ = std::fs::remove_file(&path);
-    let listener =
-        UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+/// A listening socket at a new path in the temporary directory, removed with the
+/// returned guard (and on Ctrl-C).
+pub fn listen() -> Result<(Tracked<UnixListener>, PathBuf)> {
+    let (listener, path) = crate::job::temp_file("sock", |p| UnixListener::bind(p))?;
     listener.set_nonblocking(true)?; // so that accept can give up
     Ok((listener, path))
 }

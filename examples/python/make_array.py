@@ -6,6 +6,7 @@ Creates NAME (without the leading slash) holding N uint64 values i*i behind the
 book's 64-byte header, prints one line, waits for a line on standard input (or its
 end), then closes and unlinks the segment: the creator removes what it created.
 """
+import signal
 import struct
 import sys
 
@@ -44,4 +45,7 @@ def main():
 # ANCHOR_END: make
 
 
+# SIGTERM (the Rust parent's cleanup on Ctrl-C sends it) ends the script like Ctrl-C
+# does: through the `finally` above, which unlinks the segment.
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 main()

@@ -25,7 +25,7 @@ HEADER = struct.Struct("<QIIQQ")  # magic, version, elem, len, data_offset
 DTYPES = {1: np.float64, 2: np.uint64}
 
 
-# ANCHOR: read
+# ANCHOR: attach
 def attach(name, naive):
     """SharedMemory(name=...) without the leading slash: Python adds it itself."""
     bare = name.lstrip("/")
@@ -39,25 +39,22 @@ def attach(name, naive):
     # remove: unregister it.
     resource_tracker.unregister(shm._name, "shared_memory")
     return shm
+# ANCHOR_END: attach
 
 
-def main():
-    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--naive"], ["--close-early"]):
-        print("usage: python3 examples/python/read_array.py NAME [--naive | --close-early]",
-              file=sys.stderr)
-        sys.exit(2)
-    naive = sys.argv[2:] == ["--naive"]
-    shm = attach(sys.argv[1], naive)
-    magic, version, elem, length, offset = HEADER.unpack_from(shm.buf, 0)
-    if magic != MAGIC or version != 1 or elem not in DTYPES:
-        print("not an array segment of layout version 1", file=sys.stderr)
-        sys.exit(1)
+# ANCHOR: read
+def read(name, mode):
+    shm = attach(name, naive=mode == "--naive")
+    fields = HEADER.unpack_from(shm.buf, 0) if shm.size >= 64 else (0, 0, 0, 0, 0)
+    magic, version, elem, length, offset = fields
+    if magic != MAGIC or version != 1 or elem not in DTYPES or offset + 8 * length > shm.size:
+        sys.exit(f"{name} is not an array segment of layout version 1")
     arr = np.ndarray((length,), dtype=DTYPES[elem], buffer=shm.buf, offset=offset)
     print(f"attached: shm.size = {shm.size}; header: {length} {arr.dtype} at offset {offset}")
     print(f"arr[:4] = {np.array2string(arr[:4], precision=4)}")
     diff = np.max(np.abs(arr - np.sin(np.arange(length))))
     print(f"equal to numpy.sin(numpy.arange({length})) within 1e-12: {'yes' if diff < 1e-12 else 'no'}")
-    if sys.argv[2:] == ["--close-early"]:
+    if mode == "--close-early":
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the crash leaves no core file
         shm.close()  # nothing stops this: NumPy holds no buffer export
         print("shm.close() with the array still alive: no error; now reading arr[0]", flush=True)
@@ -67,4 +64,8 @@ def main():
 # ANCHOR_END: read
 
 
-main()
+if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--naive"], ["--close-early"]):
+    print("usage: python3 examples/python/read_array.py NAME [--naive | --close-early]",
+          file=sys.stderr)
+    sys.exit(2)
+read(sys.argv[1], "".join(sys.argv[2:]))

@@ -1,0 +1,142 @@
+//! A pthread mutex set up by hand (section "A semaphore has no owner"), for the kinds
+//! `raw_sync` cannot make: error-checking and robust.
+
+use std::mem::MaybeUninit;
+
+use anyhow::{bail, Result};
+use shmbook::os;
+
+// ANCHOR: pmutex
+/// A process-shared pthread mutex set up by hand, of a kind raw_sync cannot make.
+pub struct PMutex(pub *mut libc::pthread_mutex_t);
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// PTHREAD_MUTEX_ERRORCHECK: misuse returns an error instead of undefined behaviour.
+    ErrorCheck,
+    /// PTHREAD_MUTEX_ROBUST: if the holder dies, the next locker is told (EOWNERDEAD).
+    Robust,
+}
+
+impl Kind {
+    /// Sets this kind in the attribute object `a`.
+    ///
+    /// # Safety
+    /// `a` must be an initialized `pthread_mutexattr_t`.
+    unsafe fn set(self, a: *mut libc::pthread_mutexattr_t) -> Result<()> {
+        // SAFETY: `a` is initialized (the caller's promise).
+        unsafe {
+            match self {
+                Kind::ErrorCheck => check(
+                    "pthread_mutexattr_settype",
+                    libc::pthread_mutexattr_settype(a, libc::PTHREAD_MUTEX_ERRORCHECK),
+                ),
+                #[cfg(target_os = "linux")]
+                Kind::Robust => check(
+                    "pthread_mutexattr_setrobust",
+                    libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
+                ),
+                #[cfg(not(target_os = "linux"))]
+                Kind::Robust => bail!("robust mutexes: not supported on this system"),
+            }
+        }
+    }
+}
+// ANCHOR_END: pmutex
+
+impl PMutex {
+    // ANCHOR: init
+    /// Initializes a process-shared mutex of `kind` at `at`.
+    ///
+    /// # Safety
+    /// `at` must be 8-aligned, inside a shared mapping, with room for a
+    /// `pthread_mutex_t`, and no other process may use it before this returns.
+    pub unsafe fn init(at: *mut u8, kind: Kind) -> Result<PMutex> {
+        // Written by pthread_mutexattr_init through a pointer and never read as a Rust
+        // value, so it may stay uninitialized (raw_sync's `assume_init()` may not).
+        let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        let a = attr.as_mut_ptr();
+        // SAFETY: `a` is writable memory for an attribute object, initialized by the
+        // first call before the others use it; `at` is valid and ours alone (the
+        // caller's promise); the mutex keeps no reference to its attributes.
+        unsafe {
+            check("pthread_mutexattr_init", libc::pthread_mutexattr_init(a))?;
+            let pshared = libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED);
+            let set_up = check("pthread_mutexattr_setpshared", pshared)
+                .and_then(|()| kind.set(a))
+                .and_then(|()| check("pthread_mutex_init", libc::pthread_mutex_init(at.cast(), a)));
+            libc::pthread_mutexattr_destroy(a);
+            set_up?;
+        }
+        Ok(PMutex(at.cast()))
+    }
+    // ANCHOR_END: init
+
+    /// A handle to a mutex another process initialized at `at`.
+    ///
+    /// # Safety
+    /// `init` must have returned for this address, and the segment stays mapped.
+    pub unsafe fn attach(at: *mut u8) -> PMutex {
+        PMutex(at.cast())
+    }
+
+    /// [`PMutex::attach`], after checking that the bytes at `at` hold a mutex of `kind`
+    /// (see `shmbook::locks::same_mutex_kind`).
+    ///
+    /// # Safety
+    /// `at` must be 8-aligned with room for a `pthread_mutex_t`, and stay mapped.
+    pub unsafe fn open(at: *mut u8, kind: Kind) -> Result<PMutex> {
+        let mut reference = [0u64; 16]; // 128 bytes, room for any pthread_mutex_t
+        let base: *mut u8 = reference.as_mut_ptr().cast();
+        // SAFETY: `base` is our own aligned memory, larger than a pthread_mutex_t.
+        let mine = unsafe { PMutex::init(base, kind)? };
+        // SAFETY: `at` is aligned and mapped (the caller's promise), `base` initialized.
+        let same = unsafe { shmbook::locks::same_mutex_kind(at, base) };
+        // SAFETY: nobody but this function ever saw the reference mutex.
+        unsafe { mine.destroy() };
+        same?;
+        // SAFETY: the kind matches that of a mutex `init` made.
+        Ok(unsafe { PMutex::attach(at) })
+    }
+
+    /// pthread_mutex_lock / unlock return an error number: 0 means success.
+    pub fn lock(&self) -> i32 {
+        // SAFETY: the mutex was initialized and stays mapped (init/attach contract).
+        unsafe { libc::pthread_mutex_lock(self.0) }
+    }
+
+    pub fn unlock(&self) -> i32 {
+        // SAFETY: as in `lock`.
+        unsafe { libc::pthread_mutex_unlock(self.0) }
+    }
+
+    /// Destroys the OS object; raw_sync's Drop never does this for its own mutexes.
+    ///
+    /// # Safety
+    /// No process uses the mutex any more, and it is unlocked.
+    pub unsafe fn destroy(self) {
+        // SAFETY: the caller's promise.
+        unsafe { libc::pthread_mutex_destroy(self.0) };
+    }
+}
+
+pub fn check(call: &str, rc: i32) -> Result<()> {
+    if rc != 0 {
+        bail!("{call}: {}", describe(rc));
+    }
+    Ok(())
+}
+
+/// "EPERM (Operation not permitted)".
+pub fn describe(rc: i32) -> String {
+    let name = match rc {
+        #[cfg(target_os = "linux")]
+        libc::EOWNERDEAD => "EOWNERDEAD",
+        #[cfg(target_os = "linux")]
+        libc::ENOTRECOVERABLE => "ENOTRECOVERABLE",
+        _ => os::errno_name(rc),
+    };
+    let text = std::io::Error::from_raw_os_error(rc).to_string();
+    let text = text.split(" (os error").next().unwrap_or_default();
+    format!("{name} ({text})")
+}

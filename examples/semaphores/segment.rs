@@ -1,0 +1,112 @@
+//! The demos' segment: a checked header (`shmbook::semaphores`), then the flags and
+//! counters of [`Shared`], then one lock at [`OBJECT_AT`].
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use shared_memory::Shmem;
+use shmbook::cleanup::Tracked;
+use shmbook::semaphores::{body, Layout};
+use shmbook::{wait, PROCESS_TIMEOUT};
+
+/// Every demo's segment: one page, with the header `shmbsem1` (layout 1).
+const SEGMENT: Layout = Layout {
+    magic: *b"shmbsem1",
+    size: 4096,
+};
+
+/// The lock a segment holds, as its header says; each helper role checks it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Object {
+    Semaphore = 1,
+    ErrorCheck = 2,
+    RwLock = 3,
+    Event = 4,
+    RawMutex = 5,
+    Robust = 6,
+}
+
+/// Flags and counters at the start of every demo's body; the lock follows.
+#[repr(C)]
+pub struct Shared {
+    pub ready: AtomicU32,
+    pub go: AtomicU32,
+    pub inside: AtomicU32,
+    pub most_inside: AtomicU32,
+    pub writer_inside: AtomicU32,
+    pub seen_wrong: AtomicU32,
+    pub late_waited: AtomicU32,
+    pub room: AtomicU32,
+    pub workers: AtomicU32,
+    pub entered: AtomicU32,
+    pub data: AtomicU64,
+}
+
+/// Where the semaphore, mutex, read-write lock or event lives in the body.
+const OBJECT_AT: usize = 128;
+
+/// How long each worker, reader or writer stays inside.
+pub const INSIDE_FOR: Duration = Duration::from_millis(60);
+
+/// A fresh segment for a demo, removed on every way out; its header is still blank.
+pub fn create() -> Result<Tracked<Shmem>> {
+    SEGMENT.create("semaphor")
+}
+
+/// Says in the header that the segment holds `object`, now set up.
+pub fn publish(shmem: &Shmem, object: Object) {
+    SEGMENT.publish(shmem, object as u32);
+}
+
+/// Opens a demo's segment, checking its length and that its header names `object`.
+pub fn open(name: &str, object: Object) -> Result<Shmem> {
+    SEGMENT.open_kind(name, object as u32)
+}
+
+/// Opens a demo's segment holding one of `locks`; says which.
+pub fn open_any(name: &str, locks: &[Object]) -> Result<(Shmem, Object)> {
+    let (shmem, kind) = SEGMENT.open(name)?;
+    match locks.iter().find(|l| **l as u32 == kind) {
+        Some(&lock) => Ok((shmem, lock)),
+        None => anyhow::bail!("{name} holds lock kind {kind}, which this role does not take"),
+    }
+}
+
+pub fn shared(shmem: &Shmem) -> &Shared {
+    // SAFETY: the body is 8-aligned and far larger than `Shared`, whose fields are all
+    // atomics (valid for any bytes, zero on creation) and may be used by several
+    // processes at once; the borrow cannot outlive the mapping.
+    unsafe { &*(body(shmem) as *const Shared) }
+}
+
+/// The lock's place: 8-aligned, with room for the largest (an Event, under 128 bytes).
+pub fn object(shmem: &Shmem) -> *mut u8 {
+    // SAFETY: header + OBJECT_AT + 128 bytes < 4096, the segment's checked length.
+    unsafe { body(shmem).add(OBJECT_AT) }
+}
+
+pub fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// Waits (bounded) until `n` helpers have attached, then tells them all to go.
+pub fn start_together(s: &Shared, n: u32) -> Result<()> {
+    wait::until("the helpers to attach", PROCESS_TIMEOUT, || {
+        s.ready.load(Ordering::Acquire) == n
+    })?;
+    s.go.store(1, Ordering::Release);
+    Ok(())
+}
+
+/// A helper's side of [`start_together`].
+pub fn attach_and_wait_for_go(s: &Shared) -> Result<()> {
+    s.ready.fetch_add(1, Ordering::AcqRel);
+    wait::until("the parent's go", PROCESS_TIMEOUT, || {
+        s.go.load(Ordering::Acquire) == 1
+    })
+}
