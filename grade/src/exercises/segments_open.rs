@@ -65,8 +65,7 @@ fn check(ctx: &Ctx) -> Verdict {
     // 3 (started first, judged last). A creator that never sizes its segment: the
     // opener must give up, in time.
     let never_name = ctx.name("never");
-    let _never_guard = shmbook::cleanup::Unlink::new(&never_name);
-    let _never_fd = create_unsized(&never_name)?;
+    let _never = Unsized::create(&never_name)?;
     let began = std::time::Instant::now();
     let never = ONE.spawn(&[&never_name, "4096"])?;
     // 1. Four processes call create_or_open at the same moment.
@@ -108,13 +107,10 @@ fn check(ctx: &Ctx) -> Verdict {
     }
     // 2. A slow creator: the name exists for a while before it has a size.
     let name = ctx.name("slow");
-    let _guard = shmbook::cleanup::Unlink::new(&name);
-    let fd = create_unsized(&name)?;
+    let slow = Unsized::create(&name)?;
     let opener = ONE.spawn(&[&name, "4096"])?;
     std::thread::sleep(Duration::from_millis(300));
-    let sized = nix::unistd::ftruncate(&fd, 4096);
-    drop(fd);
-    sized.with_context(|| format!("sizing {name}"))?;
+    nix::unistd::ftruncate(&slow.fd, 4096).with_context(|| format!("sizing {name}"))?;
     match worker_result(&opener.wait(crate::kit::WORKER_TIMEOUT)?) {
         Ok(role) if role == "opener" => {}
         Ok(role) => {
@@ -172,17 +168,35 @@ fn check(ctx: &Ctx) -> Verdict {
     Ok(())
 }
 
-/// Makes the name `name` as a creator does before it sets the size (`shm_open` with
-/// `O_CREAT | O_EXCL`, mode 0600) and returns the descriptor.
-fn create_unsized(name: &str) -> anyhow::Result<std::os::fd::OwnedFd> {
-    use nix::fcntl::OFlag;
-    use nix::sys::stat::Mode;
-    nix::sys::mman::shm_open(
-        name,
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
-        Mode::S_IRUSR | Mode::S_IWUSR,
-    )
-    .with_context(|| format!("creating {name}"))
+/// A name made as a creator makes it before it sets the size (`shm_open` with
+/// `O_CREAT | O_EXCL`, mode 0600): its descriptor, to size it with; the name is removed
+/// when this drops (and by the grader's sweep if the check dies first).
+struct Unsized {
+    name: String,
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Unsized {
+    fn create(name: &str) -> anyhow::Result<Unsized> {
+        use nix::fcntl::OFlag;
+        use nix::sys::stat::Mode;
+        let fd = nix::sys::mman::shm_open(
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )
+        .with_context(|| format!("creating {name}"))?;
+        Ok(Unsized {
+            name: name.to_string(),
+            fd,
+        })
+    }
+}
+
+impl Drop for Unsized {
+    fn drop(&mut self) {
+        let _ = shmbook::os::shm_unlink(&self.name);
+    }
 }
 
 /// Worker: `_open_race NAME N START` — wait at the start line, create or open, count
