@@ -190,7 +190,11 @@ const READ: Role = Role {
         let shm = crate::kit::open(name)?;
         // SAFETY: see `view`; the checker made the segment Board-sized and zeroed.
         let board = unsafe { view(&shm) };
-        let values = homework::arrays_ready::read(board, Duration::from_millis(ms.parse()?))?;
+        let timeout = Duration::from_millis(ms.parse()?);
+        let began = Instant::now();
+        // An error says how long read took (see `kit::gives_up`).
+        let values = homework::arrays_ready::read(board, timeout)
+            .map_err(|e| anyhow::anyhow!("{} ms: {e:#}", began.elapsed().as_millis()))?;
         Ok(format!("{} {}", values.len(), values.iter().sum::<u64>()))
     },
 };
