@@ -3,8 +3,9 @@
 //! A pipe carries bytes, not messages: one `write` may arrive as several `read`s, and
 //! several writes as one. To send arrays, frame them: first the number of elements as
 //! a `u64` in little-endian, then each element as a little-endian `u64`. The grader
-//! sends frames through a real pipe between two processes, in both directions, a few
-//! bytes at a time, including an empty frame and one larger than the pipe's buffer.
+//! sends frames in both directions, a few bytes at a time and through real pipes,
+//! including an empty frame and one larger than the pipe's buffer, and streams that end
+//! inside a frame or claim more than they hold.
 
 use std::io::{self, Read, Write};
 

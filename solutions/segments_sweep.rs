@@ -3,8 +3,9 @@
 //! The book's examples name their segments `PREFIX-PID-N`: the prefix says which
 //! program made it, `PID` is the process id of its creator and `N` counts. A process
 //! killed before its `Shmem` was dropped leaves its segment in `/dev/shm`. The grader
-//! leaves segments of a dead process, of a running process, and of other prefixes, and
-//! checks that `sweep` removes exactly the dead process's ones.
+//! leaves segments of dead processes, of a running process, of a process of another
+//! user, and of other prefixes, and checks that `sweep` removes exactly the dead
+//! processes' ones.
 
 use std::path::Path;
 

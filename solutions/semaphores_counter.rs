@@ -1,8 +1,9 @@
 //! Semaphores, exercise 1: a counter in shared memory, guarded by `raw_sync`'s `Mutex`.
 //!
 //! One process creates the counter in a segment; others open it and add to it at the
-//! same time. The grader starts four processes that each add 1 two thousand times and
-//! checks that none of the 8000 additions was lost.
+//! same time. The grader starts four processes together that each add their own step
+//! forty thousand times and checks that no addition was lost; then it holds the lock
+//! itself while another process opens the counter and adds, which must wait.
 
 use std::marker::PhantomData;
 

@@ -1,11 +1,13 @@
 //! Semaphores, exercise 2: a counting semaphore from `raw_sync`'s `Mutex` and `Event`.
 //!
 //! `raw_sync` has no semaphore. Build one: a permit count guarded by a `Mutex`, and an
-//! auto-reset `Event` that wakes a waiter when a permit comes back. The grader starts
-//! eight worker processes on a semaphore with two permits; each enters three times and
-//! holds its permit for a few milliseconds. No more than two may ever be inside at
-//! once, two must be inside together at some point, and all must finish in time:
-//! a waiter must be woken when a permit comes back, not find it by chance later.
+//! auto-reset `Event` that wakes a waiter when a permit comes back. The grader checks
+//! that `acquire` without a permit times out, that a release wakes a waiter at once,
+//! then starts eight worker processes on a semaphore with two or three permits; each
+//! enters three times and holds its permit for a few milliseconds. No more may ever be
+//! inside at once than there are permits, as many must be inside together at some
+//! point, and all must finish in time: a waiter must be woken when a permit comes back,
+//! not find it by chance later.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};

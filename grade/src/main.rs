@@ -1,54 +1,49 @@
 //! `cargo run -p grade`: checks the book's exercises and says, per exercise, what passes
-//! and what fails, with a hint where the failure is a known trap.
+//! and what fails, with a hint where the evidence matches a known trap.
 //!
 //! ```text
-//! cargo run -p grade -- [EXERCISE...] [--solutions] [--format text|json] [--timeout SECS]
-//! cargo run -p grade -- list
-//! cargo run -p grade -- starter [--check]
+//! cargo run -p grade -- [EXERCISE...] [--solutions | --from PATH] [--format text|json] [--timeout SECS]
+//! cargo run -p grade -- list | hints [EXERCISE...] | starter [--check]
+//! cargo run -p grade -- regress [--runs N] [--load] [EXERCISE...]
 //! ```
 //!
 //! Each exercise is checked in its own process (this program run again as `_check NAME
 //! RUN`), in its own process group, with a time limit. Whatever happens to it — a
 //! panic, a hang, a crash — the grader then kills the whole group and removes every
-//! segment and semaphore whose name carries this run's prefix (`/shmbook-h<PID>-`), so
-//! nothing is left in `/dev/shm`. Names left by an earlier grader that was itself
-//! killed are removed at the start of the next run.
+//! segment and semaphore whose name carries this run's prefix (`/shmgrade-<PID>-`), so
+//! nothing is left in `/dev/shm` (see `sweep`).
 //!
-//! `--self-test` runs, instead of the exercises, three checks of the grader itself that
-//! panic, abort and hang (`tests/homework.rs` uses them).
-//!
-//! `starter` writes `homework/src/*.rs` from `solutions/*.rs`: each region between
-//! `// SOLUTION: begin` and `// SOLUTION: end` is dropped, and each `// STARTER: CODE`
-//! line becomes `CODE`. `--check` only says whether the files are up to date.
+//! `--from PATH` grades other files than `homework/src/` (a student's submission, a
+//! case of the regression set), `--solutions` the reference solutions: both build a
+//! copy of the grader with those files (see `tree`). `regress` runs the regression set
+//! (`grade/regression/`, see `regress`). `--self-test` runs, instead of the exercises,
+//! three checks of the grader itself that panic, abort and hang (`tests/homework.rs`
+//! uses them).
 
-mod checks;
+mod exercises;
+mod kit;
+mod model;
+mod regress;
 mod report;
 mod starter;
+mod sweep;
+mod tree;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use exercises::{Exercise, EXERCISES};
 use report::{Outcome, Status};
 
-/// One exercise: its module in `homework`, the chapter it belongs to, and its check.
-pub struct Exercise {
-    /// The module and file name, e.g. `sizing_pages`.
-    pub name: &'static str,
-    /// The chapter page, e.g. `sizing`.
-    pub chapter: &'static str,
-    /// Runs the check in the current process; see `checks`.
-    pub check: fn(&checks::Ctx) -> checks::Verdict,
-    /// The hint shown when the check hangs and is killed.
-    pub hang_hint: &'static str,
-}
-
-const USAGE: &str = "usage: cargo run -p grade -- [EXERCISE...] [--solutions] [--format text|json] [--timeout SECS] | list | starter [--check]";
+const USAGE: &str = "usage: cargo run -p grade -- [EXERCISE...] [--solutions | --from PATH] [--format text|json] [--timeout SECS] | list | hints [EXERCISE...] | starter [--check] | regress [--runs N] [--load] [EXERCISE...]";
 
 struct Options {
     exercises: Vec<&'static Exercise>,
-    solutions: bool,
+    /// The arguments that choose exercises and output, passed on to a tree's grader.
+    passed_on: Vec<String>,
+    source: Option<tree::Source>,
     json: bool,
     timeout: Duration,
 }
@@ -56,8 +51,8 @@ struct Options {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("_check") => return checks::run_check(&args[1..]),
-        Some(role) if role.starts_with('_') => return checks::run_role(role, &args[1..]),
+        Some("_check") => return exercises::run_check(&args[1..]),
+        Some(role) if role.starts_with('_') => return exercises::run_role(role, &args[1..]),
         _ => {}
     }
     // The commands a person reads may be piped into `head`: end quietly when the reader
@@ -70,8 +65,9 @@ fn main() -> ExitCode {
         Some("--help" | "-h" | "help") => {
             println!("grade: checks the book's exercises\n{USAGE}");
             println!("exercises:");
-            for e in checks::EXERCISES {
-                println!("  {:<22} ({})", e.name, e.chapter);
+            for e in EXERCISES {
+                let linux = if e.linux_only { ", Linux only" } else { "" };
+                println!("  {:<22} ({} {}{linux})", e.name, e.number, e.chapter);
             }
             return ExitCode::SUCCESS;
         }
@@ -79,11 +75,13 @@ fn main() -> ExitCode {
             return usage_error(&format!("list: unexpected '{}'", args[1]))
         }
         Some("list") => {
-            for e in checks::EXERCISES {
+            for e in EXERCISES {
                 println!("{}", e.name);
             }
             return ExitCode::SUCCESS;
         }
+        Some("hints") => return hints(&args[1..]),
+        Some("regress") => return regress::run(&args[1..]),
         Some("starter") => {
             return match args[1..].iter().map(String::as_str).collect::<Vec<_>>()[..] {
                 [] => starter::run(false),
@@ -97,115 +95,150 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(why) => return usage_error(&why),
     };
-    if options.solutions != cfg!(feature = "solutions") {
-        return rerun_with_features(&args, options.solutions);
+    match &options.source {
+        Some(source) => tree::grade(source, &options.passed_on),
+        None => grade(&options),
     }
-    grade(&options)
 }
 
-fn usage_error(what: &str) -> ExitCode {
+pub fn usage_error(what: &str) -> ExitCode {
     eprintln!("grade: {what}; {USAGE}");
     ExitCode::from(2)
+}
+
+pub fn find(name: &str) -> Result<&'static Exercise, String> {
+    EXERCISES
+        .iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| format!("no exercise '{name}' (see `cargo run -p grade -- list`)"))
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         exercises: Vec::new(),
-        solutions: false,
+        passed_on: Vec::new(),
+        source: None,
         json: false,
         timeout: Duration::from_secs(30),
     };
     let mut words = args.iter();
     while let Some(w) = words.next() {
         match w.as_str() {
-            "--solutions" => options.solutions = true,
+            "--solutions" if options.source.is_none() => options.source = Some(tree::solutions()?),
+            "--from" if options.source.is_none() => {
+                let path = words.next().ok_or("--from needs a file or directory")?;
+                options.source = Some(tree::from_path(path)?);
+            }
+            "--solutions" | "--from" => {
+                return Err("give one of --solutions and --from, once".into())
+            }
             // The grader's own checks (tests/homework.rs): they panic, crash and hang.
-            "--self-test" => options.exercises.extend(checks::SELF_TESTS),
-            "--format" => match words.next().map(String::as_str) {
-                Some("json") => options.json = true,
-                Some("text") => options.json = false,
-                Some(other) => return Err(format!("--format: '{other}' is not text or json")),
-                None => return Err("--format needs text or json".into()),
-            },
+            "--self-test" => {
+                options.exercises.extend(exercises::SELF_TESTS);
+                options.passed_on.push(w.clone());
+            }
+            "--format" => {
+                let format = words.next().map(String::as_str);
+                match format {
+                    Some("json") => options.json = true,
+                    Some("text") => options.json = false,
+                    Some(other) => return Err(format!("--format: '{other}' is not text or json")),
+                    None => return Err("--format needs text or json".into()),
+                }
+                options
+                    .passed_on
+                    .extend([w.clone(), format.unwrap_or_default().to_string()]);
+            }
             "--timeout" => {
                 let secs = words.next().ok_or("--timeout needs a number of seconds")?;
                 match secs.parse::<u64>() {
                     Ok(s) if (1..=600).contains(&s) => options.timeout = Duration::from_secs(s),
                     _ => return Err(format!("--timeout: '{secs}' is not 1 to 600 seconds")),
                 }
+                options.passed_on.extend([w.clone(), secs.clone()]);
             }
             flag if flag.starts_with('-') => return Err(format!("unknown option '{flag}'")),
             name => {
-                let Some(e) = checks::EXERCISES.iter().find(|e| e.name == name) else {
-                    return Err(format!(
-                        "no exercise '{name}' (see `cargo run -p grade -- list`)"
-                    ));
-                };
+                let e = find(name)?;
                 // Naming an exercise twice checks it once.
                 if !options.exercises.iter().any(|x| x.name == e.name) {
                     options.exercises.push(e);
+                    options.passed_on.push(name.to_string());
                 }
             }
         }
     }
     if options.exercises.is_empty() {
-        options.exercises = checks::EXERCISES.iter().collect();
+        options.exercises = match &options.source {
+            // A file or directory given: the exercises it has files for.
+            Some(s) if s.checked == "homework" => {
+                let named: Vec<_> = EXERCISES
+                    .iter()
+                    .filter(|e| s.files.contains_key(e.name))
+                    .collect();
+                options
+                    .passed_on
+                    .extend(named.iter().map(|e| e.name.to_string()));
+                named
+            }
+            _ => EXERCISES.iter().collect(),
+        };
     }
     Ok(options)
 }
 
-/// The solutions are compiled only with the `solutions` feature: build and run the
-/// grader again with (or without) it, with the same arguments.
-fn rerun_with_features(args: &[String], solutions: bool) -> ExitCode {
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-    if solutions
-        && !std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../solutions")).is_dir()
-    {
-        eprintln!("grade: --solutions: there is no solutions/ directory in this copy (a hand-out has none)");
-        return ExitCode::from(2);
-    }
-    // Cargo should now run the other build; should it run this one again, stop rather
-    // than start ourselves without end.
-    if std::env::var_os("SHMBOOK_GRADE_RERUN").is_some() {
-        eprintln!(
-            "grade: cargo ran a grader built {} the solutions feature; try `cargo clean -p grade`",
-            if solutions { "without" } else { "with" }
-        );
-        return ExitCode::from(1);
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.env("SHMBOOK_GRADE_RERUN", "1");
-    cmd.args(["run", "-q", "--manifest-path", manifest]);
-    if solutions {
-        cmd.args(["--features", "solutions"]);
-    }
-    cmd.arg("--").args(args);
-    match cmd.status() {
-        Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
-        Err(e) => {
-            eprintln!("grade: could not run cargo: {e}");
-            ExitCode::from(1)
+/// `grade hints [EXERCISE...]`: every hint each check can give (the book's exercise
+/// pages show this output).
+fn hints(args: &[String]) -> ExitCode {
+    let mut chosen = Vec::new();
+    for a in args {
+        match find(a) {
+            Ok(e) => chosen.push(e),
+            Err(why) => return usage_error(&format!("hints: {why}")),
         }
     }
+    if chosen.is_empty() {
+        chosen = EXERCISES.iter().collect();
+    }
+    for e in chosen {
+        println!("{} {}:", e.number, e.name);
+        for (i, h) in e.hints.iter().enumerate() {
+            let when = if i == 0 {
+                "when it runs out of time: "
+            } else {
+                ""
+            };
+            println!("  - {when}{}", h.0);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn grade(options: &Options) -> ExitCode {
     let run = std::process::id().to_string();
-    checks::sweep_stale();
-    let what = if options.solutions {
-        "the reference solutions in solutions/"
-    } else {
-        "your code in homework/src/"
-    };
+    let label = std::env::var("SHMBOOK_GRADE_LABEL")
+        .unwrap_or_else(|_| "your code in homework/src/".into());
+    let checked = std::env::var("SHMBOOK_GRADE_CHECKED").unwrap_or_else(|_| "homework".into());
+    // Exercises whose file did not compile (see `tree`): failed, not run.
+    let broken: BTreeMap<String, String> = std::env::var("SHMBOOK_GRADE_BROKEN")
+        .ok()
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
     if !options.json {
         let n = options.exercises.len();
         println!(
-            "checking {what} ({n} exercise{})",
+            "checking {label} ({n} exercise{})",
             if n == 1 { "" } else { "s" }
         );
     }
-    let exe = match PrivateCopy::make() {
+    let run_dir = match sweep::RunDir::make(&run) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("grade: making this run's directory: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let exe = match private_copy(&run_dir.dir) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("grade: copying the grader for its checks: {e}");
@@ -214,7 +247,16 @@ fn grade(options: &Options) -> ExitCode {
     };
     let mut outcomes = Vec::new();
     for exercise in &options.exercises {
-        let outcome = check_one(&exe.0, exercise, &run, options.timeout);
+        let outcome = match broken.get(exercise.name) {
+            Some(error) => Outcome {
+                exercise,
+                status: Status::Fail,
+                message: error.clone(),
+                hint: None,
+                seconds: 0.0,
+            },
+            None => check_one(&exe, exercise, &run, options.timeout),
+        };
         if !options.json {
             report::print_text(&outcome);
         }
@@ -222,7 +264,7 @@ fn grade(options: &Options) -> ExitCode {
     }
     let passed = outcomes.iter().filter(|o| o.status == Status::Pass).count();
     if options.json {
-        print!("{}", report::json(options.solutions, &outcomes));
+        print!("{}", report::json(&checked, &outcomes));
     } else {
         let skipped = outcomes.iter().filter(|o| o.status == Status::Skip).count();
         let failed = outcomes.len() - passed - skipped;
@@ -245,7 +287,7 @@ fn grade(options: &Options) -> ExitCode {
 fn check_one(exe: &Path, exercise: &'static Exercise, run: &str, timeout: Duration) -> Outcome {
     let start = Instant::now();
     let result = spawn_check(exe, exercise, run, timeout);
-    checks::sweep_run(run);
+    sweep::sweep_run(run);
     let seconds = start.elapsed().as_secs_f64();
     let (status, message, hint) = match result {
         Ok(finished) => report::interpret(exercise, &finished),
@@ -268,111 +310,42 @@ pub struct Finished {
     pub timed_out: Option<Duration>,
 }
 
+/// Runs the check with the book's process runner (`shmbook::process`): in a process
+/// group of its own, its pipes drained, at most `timeout`, then the whole group (every
+/// worker the check started) killed and the check reaped. The one place the grader
+/// starts a check.
 fn spawn_check(
     exe: &Path,
     exercise: &Exercise,
     run: &str,
     timeout: Duration,
 ) -> std::io::Result<Finished> {
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(exe)
-        .args(["_check", exercise.name, run])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("RUST_BACKTRACE", "0")
-        .process_group(0)
-        .spawn()?;
-    let group = child.id() as libc::pid_t;
-    let collect = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let out = collect(child.stdout.take().map(|p| Box::new(p) as _));
-    let err = collect(child.stderr.take().map(|p| Box::new(p) as _));
-    let start = Instant::now();
-    let mut timed_out = None;
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break Some(s);
-        }
-        if start.elapsed() >= timeout {
-            timed_out = Some(timeout);
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    // The check and every process it started share the group: end them all, so that
-    // no helper keeps a segment mapped or a pipe open.
-    // SAFETY: kill(2) on a negative pid signals the process group we created above.
-    unsafe { libc::kill(-group, libc::SIGKILL) };
-    let status = match status {
-        Some(s) => Some(s),
-        None => {
-            child.wait()?;
-            None
-        }
-    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["_check", exercise.name, run])
+        .env("RUST_BACKTRACE", "0");
+    let ran = shmbook::process::run(&mut cmd, shmbook::process::Output::Separate, None, timeout)?;
     Ok(Finished {
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        status,
-        timed_out,
+        stdout: String::from_utf8_lossy(&ran.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&ran.stderr).into_owned(),
+        timed_out: ran.status.is_none().then_some(timeout),
+        status: ran.status,
     })
 }
 
-/// The checks run from a private copy of the grader, removed when the run ends.
+/// The checks run from a private copy of the grader in the run's directory (removed
+/// with it).
 ///
-/// `cargo run` replaces `target/debug/grade` whenever it builds the grader again, for
-/// instance with the `solutions` feature for another run at the same time. A check
-/// process that starts its workers from that path would then find another program, or
-/// none. The copy is made from the running program itself (`/proc/self/exe` on Linux,
-/// which stays valid even when the file was replaced).
-struct PrivateCopy(PathBuf);
-
-impl PrivateCopy {
-    const PREFIX: &'static str = "shmbook-grade-";
-
-    fn make() -> std::io::Result<PrivateCopy> {
-        let dir = std::env::temp_dir();
-        Self::remove_stale(&dir);
-        let source = if cfg!(target_os = "linux") {
-            PathBuf::from("/proc/self/exe")
-        } else {
-            std::env::current_exe()?
-        };
-        let copy = dir.join(format!("{}{}", Self::PREFIX, std::process::id()));
-        std::fs::copy(source, &copy)?;
-        Ok(PrivateCopy(copy))
-    }
-
-    /// Removes the copies of graders that were killed before they could.
-    fn remove_stale(dir: &Path) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = name
-                .strip_prefix(Self::PREFIX)
-                .and_then(|p| p.parse::<libc::pid_t>().ok())
-            else {
-                continue;
-            };
-            // SAFETY: signal 0 only checks whether the process exists.
-            let gone = unsafe { libc::kill(pid, 0) } != 0
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-            if gone {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-}
-
-impl Drop for PrivateCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// `cargo run` replaces `target/debug/grade` whenever it builds the grader again. A
+/// check process that starts its workers from that path would then find another
+/// program, or none. The copy is made from the running program itself
+/// (`/proc/self/exe` on Linux, which stays valid even when the file was replaced).
+fn private_copy(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    let source = if cfg!(target_os = "linux") {
+        std::path::PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe()?
+    };
+    let copy = dir.join("grade");
+    std::fs::copy(source, &copy)?;
+    Ok(copy)
 }

@@ -1,14 +1,17 @@
 //! What a check's process said, turned into a verdict, printed for people or as JSON.
 //!
-//! A check prints one line on standard output: `PASS`, or `FAIL<TAB>message<TAB>hint`.
-//! A check that prints neither panicked, crashed or hung; its standard error says which.
+//! A check prints one line on standard output: `PASS`, `SKIP<TAB>why` or
+//! `FAIL<TAB>message<TAB>hint`. A check that prints none of them panicked, crashed or
+//! hung; its standard error says which.
 
-use std::fmt::Write;
+use serde::Serialize;
 
-use crate::{Exercise, Finished};
+use crate::exercises::Exercise;
+use crate::Finished;
 
 /// How one exercise fared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
     Fail,
@@ -53,7 +56,7 @@ pub fn interpret(exercise: &Exercise, f: &Finished) -> (Status, String, Option<S
         return (
             Status::Fail,
             format!("did not finish within {} s; killed it", limit.as_secs()),
-            Some(exercise.hang_hint.to_string()),
+            exercise.hints.first().map(|h| h.0.to_string()),
         );
     }
     for line in f.stdout.lines() {
@@ -88,7 +91,7 @@ pub fn interpret(exercise: &Exercise, f: &Finished) -> (Status, String, Option<S
     (Status::Fail, what, None)
 }
 
-/// `PASS  name` or `FAIL  name  message`, with the hint on the next line.
+/// `PASS  name` or `FAIL  name: message`, with the hint on the next line.
 pub fn print_text(o: &Outcome) {
     let word = o.status.word().to_uppercase();
     if o.message.is_empty() {
@@ -101,59 +104,89 @@ pub fn print_text(o: &Outcome) {
     }
 }
 
-/// The results as one JSON object; see src/instructors.md for the fields.
-pub fn json(solutions: bool, outcomes: &[Outcome]) -> String {
-    let passed = outcomes.iter().filter(|o| o.status == Status::Pass).count();
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{{\"checked\": {}, \"passed\": {passed}, \"total\": {}, \"exercises\": [",
-        quote(if solutions { "solutions" } else { "homework" }),
-        outcomes.len()
-    );
-    for (i, o) in outcomes.iter().enumerate() {
-        let hint = o.hint.as_deref().map_or("null".to_string(), quote);
-        let _ = writeln!(
-            s,
-            "  {{\"name\": {}, \"chapter\": {}, \"status\": {}, \"message\": {}, \"hint\": {hint}, \"seconds\": {:.3}}}{}",
-            quote(o.exercise.name),
-            quote(o.exercise.chapter),
-            quote(o.status.word()),
-            quote(&o.message),
-            o.seconds,
-            if i + 1 < outcomes.len() { "," } else { "" }
-        );
-    }
-    s.push_str("]}\n");
-    s
+/// One exercise in the JSON: these fields and their meaning are what instructors'
+/// scripts read (src/instructors.md); add fields, never rename them.
+#[derive(Serialize)]
+struct ExerciseJson<'a> {
+    name: &'a str,
+    chapter: &'a str,
+    status: Status,
+    message: &'a str,
+    hint: Option<&'a str>,
+    seconds: f64,
+    /// Added: the book's number of the exercise, e.g. "2.1".
+    number: &'a str,
 }
 
-/// A JSON string literal.
-fn quote(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+#[derive(Serialize)]
+struct Head<'a> {
+    checked: &'a str,
+    passed: usize,
+    total: usize,
+    /// Added: how many could not be checked on this system.
+    skipped: usize,
+}
+
+/// The results as one JSON object, one exercise per line.
+pub fn json(checked: &str, outcomes: &[Outcome]) -> String {
+    let count = |s| outcomes.iter().filter(|o| o.status == s).count();
+    let head = serde_json::to_string(&Head {
+        checked,
+        passed: count(Status::Pass),
+        total: outcomes.len(),
+        skipped: count(Status::Skip),
+    })
+    .expect("plain data serializes");
+    let lines: Vec<String> = outcomes
+        .iter()
+        .map(|o| {
+            let e = ExerciseJson {
+                name: o.exercise.name,
+                chapter: o.exercise.chapter,
+                status: o.status,
+                message: &o.message,
+                hint: o.hint.as_deref(),
+                seconds: (o.seconds * 1000.0).round() / 1000.0,
+                number: o.exercise.number,
+            };
+            format!(
+                "  {}",
+                serde_json::to_string(&e).expect("plain data serializes")
+            )
+        })
+        .collect();
+    // The head's fields, then the exercises, one per line.
+    format!(
+        "{},\"exercises\":[\n{}\n]}}\n",
+        head.trim_end_matches('}'),
+        lines.join(",\n")
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn quotes() {
-        assert_eq!(
-            super::quote("a\"b\\c\nd\u{1}"),
-            "\"a\\\"b\\\\c\\nd\\u0001\""
-        );
+    fn json_is_json_with_todays_fields() {
+        let e = &crate::exercises::EXERCISES[0];
+        let o = super::Outcome {
+            exercise: e,
+            status: super::Status::Fail,
+            message: "a \"quoted\"\tmessage\n".into(),
+            hint: None,
+            seconds: 0.5,
+        };
+        let text = super::json("homework", &[o]);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["checked"], "homework");
+        assert_eq!(v["passed"], 0);
+        assert_eq!(v["total"], 1);
+        let x = &v["exercises"][0];
+        assert_eq!(x["name"], e.name);
+        assert_eq!(x["chapter"], e.chapter);
+        assert_eq!(x["status"], "fail");
+        assert_eq!(x["message"], "a \"quoted\"\tmessage\n");
+        assert!(x["hint"].is_null());
+        assert_eq!(x["seconds"], 0.5);
+        assert_eq!(text.lines().count(), 3, "one line per exercise: {text}");
     }
 }

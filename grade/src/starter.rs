@@ -66,7 +66,7 @@ pub fn run(check: bool) -> ExitCode {
         return ExitCode::from(2);
     }
     let mut stale = Vec::new();
-    for e in crate::checks::EXERCISES {
+    for e in crate::exercises::EXERCISES {
         let from = solutions.join(format!("{}.rs", e.name));
         let to = root.join("homework/src").join(format!("{}.rs", e.name));
         let text = match std::fs::read_to_string(&from) {

@@ -9,9 +9,10 @@
 //! the reader first, the writer later, and compares what the reader got; it also checks
 //! that a reader with nobody writing gives up in time.
 //!
-//! The grader runs on whatever machine you have; x86 orders memory strongly enough that
-//! a `Relaxed` flag usually works there anyway. Use the right orderings regardless: the
-//! same code on ARM fails without them.
+//! x86 orders memory strongly enough that a `Relaxed` flag usually works there anyway;
+//! on ARM it fails. So the grader also model-checks a copy of this file with loom, in
+//! two threads, under every interleaving the memory model allows: use the right
+//! orderings.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -7,7 +7,8 @@
 //! name. Exactly one of them must create the segment and own it; every other one must
 //! open that segment. The grader starts four processes at once, checks that exactly one
 //! of them owns the segment, that all four see the same memory, and that the segment is
-//! gone once they have all finished.
+//! gone once they have all finished; then it tries a creator that sizes its segment late,
+//! one that never does, and a segment smaller than the size asked for.
 
 use std::time::{Duration, Instant};
 

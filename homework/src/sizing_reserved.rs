@@ -5,7 +5,8 @@
 //!
 //! Creating a segment of a gigabyte costs nothing yet: tmpfs, the file system behind
 //! `/dev/shm`, reserves a page only when it is first written. The grader creates a
-//! segment of 16 pages, writes to some of them, and asks your function after each step.
+//! segment of some pages, writes to some of them, and asks your function after each
+//! step; and about a segment that does not exist.
 
 // ANCHOR: task
 /// The bytes the system has really reserved for the segment `name` (not the size it

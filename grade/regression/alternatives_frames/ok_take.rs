@@ -1,0 +1,55 @@
+// A correct alternative: the whole payload with take() and read_to_end, its length checked.
+// expect: pass
+//! Alternatives, exercise 1: send arrays through a pipe, framed.
+//!
+//! A pipe carries bytes, not messages: one `write` may arrive as several `read`s, and
+//! several writes as one. To send arrays, frame them: first the number of elements as
+//! a `u64` in little-endian, then each element as a little-endian `u64`. The grader
+//! sends frames through a real pipe between two processes, in both directions, a few
+//! bytes at a time, including an empty frame and one larger than the pipe's buffer.
+
+use std::io::{self, Read, Write};
+
+// ANCHOR: task
+/// Writes one frame: `values.len()` as a little-endian `u64`, then the values.
+pub fn write_frame(out: &mut impl Write, values: &[u64]) -> io::Result<()> {
+    out.write_all(&(values.len() as u64).to_le_bytes())?;
+    let mut bytes = Vec::with_capacity(values.len() * 8);
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    out.write_all(&bytes)
+}
+
+/// Reads one frame. `Ok(None)` when the stream ends cleanly before a frame; a stream
+/// that ends inside a frame is an error (`io::ErrorKind::UnexpectedEof`).
+pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Vec<u64>>> {
+    let mut word = [0u8; 8];
+    // The first byte decides between "clean end" and "a frame follows".
+    let mut got = 0;
+    while got < 8 {
+        match input.read(&mut word[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u64::from_le_bytes(word);
+    let Some(bytes) = len.checked_mul(8) else {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    };
+    let mut payload = Vec::new();
+    input.take(bytes).read_to_end(&mut payload)?;
+    if (payload.len() as u64) < bytes {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(Some(
+        payload
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect(),
+    ))
+}
+// ANCHOR_END: task

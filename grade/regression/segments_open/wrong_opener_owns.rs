@@ -1,0 +1,48 @@
+// WRONG (ownership): an opener takes ownership too.
+// expect: fail own the segment
+//! Segments, exercise 1: create a segment, or open it when another process was first.
+//!
+//! Several processes start at the same moment and call `create_or_open` with the same
+//! name. Exactly one of them must create the segment and own it; every other one must
+//! open that segment. The grader starts four processes at once, checks that exactly one
+//! of them owns the segment, that all four see the same memory, and that the segment is
+//! gone once they have all finished.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use shared_memory::{Shmem, ShmemConf, ShmemError};
+
+// ANCHOR: task
+/// Creates the segment `name` of `size` bytes, or opens it if it exists already.
+///
+/// The returned `Shmem` owns the segment (`is_owner()`) only when this call created
+/// it. An opened segment must be at least `size` bytes long. Gives up with an error
+/// after about two seconds.
+pub fn create_or_open(name: &str, size: usize) -> anyhow::Result<Shmem> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match ShmemConf::new().size(size).os_id(name).create() {
+            Ok(shm) => return Ok(shm),
+            Err(ShmemError::MappingIdExists) => {}
+            Err(e) => return Err(shmbook::os::explain(e)).context(format!("creating {name}")),
+        }
+        match ShmemConf::new().os_id(name).open() {
+            Ok(mut shm) if shm.len() >= size => {
+                shm.set_owner(true);
+                return Ok(shm);
+            }
+            Ok(shm) => anyhow::bail!("{name} has {} bytes, not {size}", shm.len()),
+            // EINVAL: the creator has made the name but not sized it yet (mmap of an
+            // empty object). ENOENT: its owner removed it between our two calls.
+            Err(ShmemError::MapOpenFailed(n))
+                if (n as i32 == libc::EINVAL || n as i32 == libc::ENOENT)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(shmbook::os::explain(e)).context(format!("opening {name}")),
+        }
+    }
+}
+// ANCHOR_END: task

@@ -1,0 +1,21 @@
+// WRONG (error path): 0 bytes for a segment that does not exist.
+// expect: fail does not exist
+//! Sizing, exercise 2: how much memory has a segment really taken?
+//!
+//! Creating a segment of a gigabyte costs nothing yet: tmpfs, the file system behind
+//! `/dev/shm`, reserves a page only when it is first written. The grader creates a
+//! segment of 16 pages, writes to some of them, and asks your function after each step.
+
+// ANCHOR: task
+/// The bytes the system has really reserved for the segment `name` (not the size it
+/// was created with). Linux only.
+pub fn reserved_bytes(name: &str) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    use std::os::unix::fs::MetadataExt;
+    let path = format!("/dev/shm{name}");
+    match std::fs::metadata(&path) {
+        Ok(meta) => Ok(meta.blocks() * 512),
+        Err(_) => Ok(0),
+    }
+}
+// ANCHOR_END: task

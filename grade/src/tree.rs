@@ -1,0 +1,385 @@
+//! Grading files from elsewhere (`--from PATH`, and `--solutions`): the grader builds a
+//! copy of itself whose `homework/src/` holds those files, and runs it.
+//!
+//! The copy (a "tree") lives in `target/grade-trees/<KEY>/`, where KEY is a hash of the
+//! ten exercise files it holds: different files can never be graded by a build of
+//! other files (no stale build, whatever the files' timestamps), and files graded
+//! before are not built again. A tree holds exactly the given files; an exercise file
+//! not given is the one in this copy's `homework/src/` (in a hand-out: the starter),
+//! so nothing of an earlier student can leak in. Trees share the target directory, so
+//! the dependencies are built once; each tree's grader has a name of its own
+//! (`grade-t<KEY>`), so trees built at the same time do not replace each other's
+//! program.
+//!
+//! A file that does not compile costs its exercise only: the tree is built again with
+//! that file replaced by its starter, and the exercise is reported as failed with the
+//! compiler's first error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use crate::exercises::EXERCISES;
+
+/// What to grade instead of `homework/src/`.
+pub struct Source {
+    /// Said in the first line: "checking {label} (N exercises)".
+    pub label: String,
+    /// `checked` in the JSON.
+    pub checked: &'static str,
+    /// Exercise name → its file.
+    pub files: BTreeMap<&'static str, PathBuf>,
+}
+
+/// The repository this grader was built from.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("grade/ sits in the repository")
+        .to_path_buf()
+}
+
+/// A directory of exercise files (`NAME.rs`), or one file named `NAME.rs` or lying in
+/// a directory called `NAME` (as in `grade/regression/NAME/wrong_*.rs`).
+pub fn from_path(path: &str) -> Result<Source, String> {
+    let p = Path::new(path);
+    let mut files = BTreeMap::new();
+    if p.is_dir() {
+        for e in EXERCISES {
+            let f = p.join(format!("{}.rs", e.name));
+            if f.is_file() {
+                files.insert(e.name, f);
+            }
+        }
+        if files.is_empty() {
+            return Err(format!(
+                "--from: {path} holds no exercise file (NAME.rs, see `list`)"
+            ));
+        }
+    } else if p.is_file() {
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        let parent = p
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|s| s.to_str())
+            .unwrap_or("");
+        let Some(e) = EXERCISES
+            .iter()
+            .find(|e| e.name == stem || e.name == parent)
+        else {
+            return Err(format!(
+                "--from: {path}: name the file NAME.rs, or put it in a directory NAME, for an exercise NAME (see `list`)"
+            ));
+        };
+        files.insert(e.name, p.to_path_buf());
+    } else {
+        return Err(format!("--from: {path} is neither a file nor a directory"));
+    }
+    Ok(Source {
+        label: path.to_string(),
+        checked: "homework",
+        files,
+    })
+}
+
+/// The reference solutions.
+pub fn solutions() -> Result<Source, String> {
+    let dir = root().join("solutions");
+    if !dir.is_dir() {
+        return Err(
+            "--solutions: there is no solutions/ directory in this copy (a hand-out has none)"
+                .into(),
+        );
+    }
+    let files = EXERCISES
+        .iter()
+        .map(|e| (e.name, dir.join(format!("{}.rs", e.name))))
+        .collect();
+    Ok(Source {
+        label: "the reference solutions in solutions/".into(),
+        checked: "solutions",
+        files,
+    })
+}
+
+/// Builds the tree for `source` and runs its grader with `args` (the grading options
+/// without `--from`/`--solutions`).
+pub fn grade(source: &Source, args: &[String]) -> ExitCode {
+    match build(source) {
+        Ok(built) => {
+            let status = built.command(source).args(args).status();
+            match status {
+                Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),
+                Err(e) => {
+                    eprintln!("grade: running the grader built for {}: {e}", source.label);
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("grade: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A tree's grader, and the exercises whose file did not compile (name → the
+/// compiler's first error).
+pub struct Built {
+    pub exe: PathBuf,
+    pub broken: BTreeMap<String, String>,
+}
+
+impl Built {
+    /// The command that runs the tree's grader on `source` (add the arguments).
+    pub fn command(&self, source: &Source) -> Command {
+        let mut cmd = Command::new(&self.exe);
+        cmd.env("SHMBOOK_GRADE_LABEL", &source.label)
+            .env("SHMBOOK_GRADE_CHECKED", source.checked)
+            .env(
+                "SHMBOOK_GRADE_BROKEN",
+                serde_json::to_string(&self.broken).expect("a map of strings"),
+            );
+        cmd
+    }
+}
+
+/// The texts of the ten exercise files of the tree.
+fn texts(source: &Source) -> anyhow::Result<BTreeMap<&'static str, String>> {
+    use anyhow::Context;
+    let root = root();
+    EXERCISES
+        .iter()
+        .map(|e| {
+            let path = source
+                .files
+                .get(e.name)
+                .cloned()
+                .unwrap_or_else(|| root.join("homework/src").join(format!("{}.rs", e.name)));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok((e.name, text))
+        })
+        .collect()
+}
+
+/// 64-bit FNV-1a: the same files give the same tree on every run and every machine.
+fn fnv(texts: &BTreeMap<&str, String>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, text) in texts {
+        for b in name.bytes().chain([0]).chain(text.bytes()).chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Writes `text` to `path` unless it holds that already (an unchanged file keeps its
+/// timestamp, so cargo does not rebuild what is up to date).
+fn put(path: &Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Copies the files of directory `from` (recursively) into `to`.
+fn put_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            put_dir(&entry.path(), &target)?;
+        } else {
+            put(&target, &std::fs::read_to_string(entry.path())?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The target directory: CARGO_TARGET_DIR, or the repository's `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Builds the tree for `source`.
+pub fn build(source: &Source) -> anyhow::Result<Built> {
+    use anyhow::{bail, Context};
+    let root = root();
+    let mut texts = texts(source)?;
+    let mut broken = BTreeMap::new();
+    loop {
+        // A tree per set of files: after a broken file is replaced by its starter, the
+        // files differ, and so does the tree (which then stays built for next time).
+        let (tree, package) = write_tree(&root, &texts)?;
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args([
+                "build",
+                "--quiet",
+                "--message-format",
+                "json",
+                "--manifest-path",
+            ])
+            .arg(tree.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir())
+            .env("SHMBOOK_GRADE_TREE", "1")
+            .stderr(Stdio::piped())
+            .output()
+            .context("running cargo build")?;
+        if out.status.success() {
+            return Ok(Built {
+                exe: target_dir().join("debug").join(&package),
+                broken,
+            });
+        }
+        let errors = first_errors(&String::from_utf8_lossy(&out.stdout));
+        let newly: Vec<_> = errors
+            .into_iter()
+            .filter(|(n, _)| !broken.contains_key(n))
+            .collect();
+        if newly.is_empty() {
+            bail!(
+                "building the grader for {} failed:\n{}",
+                source.label,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        for (name, error) in newly {
+            let starter = root.join("homework/src").join(format!("{name}.rs"));
+            let text = std::fs::read_to_string(&starter)?;
+            if texts.get(name.as_str()) == Some(&text) {
+                bail!("homework/src/{name}.rs itself does not compile: {error}");
+            }
+            texts.insert(
+                EXERCISES
+                    .iter()
+                    .find(|e| e.name == name)
+                    .expect("known")
+                    .name,
+                text,
+            );
+            broken.insert(name, error);
+        }
+    }
+}
+
+/// Writes the tree for these exercise files; returns its directory and the name of
+/// its grader.
+fn write_tree(
+    root: &Path,
+    texts: &BTreeMap<&'static str, String>,
+) -> anyhow::Result<(PathBuf, String)> {
+    let key = format!("{:016x}", fnv(texts));
+    let tree = target_dir().join("grade-trees").join(&key);
+    let package = format!("grade-t{key}");
+    let shmbook = root.display().to_string();
+    put(&tree.join("Cargo.toml"), &workspace_manifest(root)?)?;
+    put(
+        &tree.join("Cargo.lock"),
+        &std::fs::read_to_string(root.join("Cargo.lock"))?,
+    )?;
+    // Cargo keys a workspace member's build by its name and its path inside the
+    // workspace, which are the same in every tree: each tree's packages get names of
+    // their own (the grader still calls the crate `homework`).
+    let homework = format!("homework-t{key}");
+    let grade_toml = std::fs::read_to_string(root.join("grade/Cargo.toml"))?
+        .replacen("name = \"grade\"", &format!("name = \"{package}\""), 1)
+        .replace(
+            "homework = { path = \"../homework\" }",
+            &format!("homework = {{ package = \"{homework}\", path = \"../homework\" }}"),
+        )
+        .replace("path = \"..\"", &format!("path = {shmbook:?}"));
+    put(&tree.join("grade/Cargo.toml"), &grade_toml)?;
+    put(
+        &tree.join("grade/build.rs"),
+        &std::fs::read_to_string(root.join("grade/build.rs"))?,
+    )?;
+    put_dir(&root.join("grade/src"), &tree.join("grade/src"))?;
+    let homework_toml = std::fs::read_to_string(root.join("homework/Cargo.toml"))?
+        .replacen("name = \"homework\"", &format!("name = \"{homework}\""), 1)
+        .replace("path = \"..\"", &format!("path = {shmbook:?}"));
+    put(&tree.join("homework/Cargo.toml"), &homework_toml)?;
+    put(
+        &tree.join("homework/src/lib.rs"),
+        &std::fs::read_to_string(root.join("homework/src/lib.rs"))?,
+    )?;
+    for (name, text) in texts {
+        put(&tree.join(format!("homework/src/{name}.rs")), text)?;
+    }
+    Ok((tree, package))
+}
+
+/// The tree's workspace: its two members, and the lints the members inherit from the
+/// repository's workspace (`[workspace.lints...]` tables, copied).
+fn workspace_manifest(root: &Path) -> anyhow::Result<String> {
+    let mut out = String::from(
+        "# Written by the grader (grade/src/tree.rs): a copy to grade other files with.\n[workspace]\nmembers = [\"grade\", \"homework\"]\nresolver = \"2\"\n",
+    );
+    let mut copying = false;
+    for line in std::fs::read_to_string(root.join("Cargo.toml"))?.lines() {
+        if line.starts_with('[') {
+            copying = line.starts_with("[workspace.lints");
+            if copying {
+                out.push('\n');
+            }
+        }
+        if copying {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// From cargo's JSON messages: for each exercise with a compile error in its file (or
+/// in the grader's code for it, when a public item changed), the first error.
+fn first_errors(messages: &str) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    for line in messages.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["reason"] != "compiler-message" || v["message"]["level"] != "error" {
+            continue;
+        }
+        let message = v["message"]["message"].as_str().unwrap_or("an error");
+        let Some(spans) = v["message"]["spans"].as_array() else {
+            continue;
+        };
+        for span in spans {
+            let file = span["file_name"].as_str().unwrap_or("");
+            let Some(e) = EXERCISES.iter().find(|e| {
+                file.ends_with(&format!("/{}.rs", e.name))
+                    || file.ends_with(&format!("loom_{}.rs", e.name))
+            }) else {
+                continue;
+            };
+            let place = if file.contains("homework/src/") {
+                format!("homework/src/{}.rs:{}", e.name, span["line_start"])
+            } else if file.contains("loom_") {
+                format!(
+                    "in the copy the grader model-checks with loom, line {}",
+                    span["line_start"]
+                )
+            } else {
+                format!(
+                    "the grader's use of its public items, {}.rs:{}",
+                    e.name, span["line_start"]
+                )
+            };
+            found
+                .entry(e.name.to_string())
+                .or_insert_with(|| format!("does not compile: {message} ({place})"));
+            break;
+        }
+    }
+    found
+}
