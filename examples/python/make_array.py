@@ -15,7 +15,7 @@ try:
 except ImportError:
     print("numpy is not installed for this python3 (pip install numpy)", file=sys.stderr)
     sys.exit(3)
-from multiprocessing import shared_memory
+from multiprocessing import resource_tracker, shared_memory
 
 MAGIC = int.from_bytes(b"SHMARRAY", "little")
 HEADER_SIZE = 64
@@ -27,8 +27,14 @@ def main():
         print("usage: python3 examples/python/make_array.py NAME N", file=sys.stderr)
         sys.exit(2)
     name, n = sys.argv[1], int(sys.argv[2])
+    # Create and enter the `try` as one step: a signal meanwhile would skip the unlink.
+    # (The tracker is started first: starting it unblocks these signals again.)
+    resource_tracker.ensure_running()
+    stop = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)
     shm = shared_memory.SharedMemory(name=name, create=True, size=HEADER_SIZE + 8 * n)
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)  # from here, `finally` unlinks
         # Everything but the magic number first ...
         struct.pack_into("<IIQQ", shm.buf, 8, 1, 2, n, HEADER_SIZE)  # version, u64, len, offset
         arr = np.ndarray((n,), dtype=np.uint64, buffer=shm.buf, offset=HEADER_SIZE)
