@@ -61,6 +61,11 @@ struct Outcome {
 /// of their own (`tests/fixtures/book/`) this way.
 const PAGES_VAR: &str = "SHMBOOK_BOOK_PAGES";
 
+/// How many pages run at once. Most steps wait on their processes (helpers, timeouts)
+/// rather than compute, so more than the two cores of the book's machine pay off; the
+/// timed examples print ratios and marks, never times the suite compares.
+const WORKERS: usize = 4;
+
 fn main() -> ExitCode {
     let start = Instant::now();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -98,7 +103,7 @@ fn main() -> ExitCode {
         blocks.len()
     );
 
-    // Pages run in parallel (two at a time), the blocks of one page in order.
+    // Pages run in parallel (WORKERS at a time), the blocks of one page in order.
     let mut by_page: Vec<Vec<Block>> = Vec::new();
     for b in blocks {
         match by_page.last_mut() {
@@ -106,61 +111,81 @@ fn main() -> ExitCode {
             _ => by_page.push(vec![b]),
         }
     }
-    let queue = Mutex::new(by_page);
+    // The grader's pages run one at a time (see `check_step`): they go to a queue of
+    // their own, which the first worker takes first, so that they never hold up the
+    // other workers while they wait for one another.
+    let is_grader = |page: &Vec<Block>| {
+        page.iter()
+            .flat_map(|b| &b.steps)
+            .any(|s| runner::package_of(&s.command).as_deref() == Some("grade"))
+    };
+    let (graders, others): (Vec<_>, Vec<_>) = by_page.into_iter().partition(is_grader);
+    let (graders, others) = (Mutex::new(graders), Mutex::new(others));
     let outcomes = Mutex::new(Vec::<Outcome>::new());
     // The steps running now, so that one running long (a first build of the grader,
     // say) is announced rather than looking hung.
     let running = Mutex::new(Vec::<(Instant, String)>::new());
-    let workers_left = AtomicUsize::new(2);
+    let workers_left = AtomicUsize::new(WORKERS);
+    let ids = AtomicUsize::new(0); // each worker takes the next: 0 takes the grader first
     std::thread::scope(|s| {
         s.spawn(|| announce_long_steps(&running, &workers_left));
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let Some(page) = queue.lock().unwrap().pop() else {
-                    workers_left.fetch_sub(1, Ordering::Relaxed);
-                    break;
-                };
-                for block in page {
-                    // A block that needs a program this machine lacks (Redis, MPI) is
-                    // skipped and counted as ignored — except on CI, where it fails.
-                    let missing = runner::missing_programs(&block.needs);
-                    let why = (!missing.is_empty()).then(|| {
-                        let hints: Vec<String> =
-                            missing.iter().map(|p| runner::install_hint(p)).collect();
-                        format!("needs {}: {}", missing.join(", "), hints.join("; "))
-                    });
-                    for step in block.steps {
-                        let (failure, skipped, blessed) = match &why {
-                            None => {
-                                let at = format!("{}:{}  $ {}", step.file, step.line, step.command);
-                                running.lock().unwrap().push((Instant::now(), at.clone()));
-                                let checked = check_step(&root, &step, bless);
-                                running.lock().unwrap().retain(|(_, a)| *a != at);
-                                match checked {
-                                    Ok(blessed) => (None, None, blessed),
-                                    Err(f) => (Some(f), None, None),
-                                }
-                            }
-                            Some(why) if runner::in_ci() => (
-                                Some(format!("CI must run this transcript; it {why}")),
-                                None,
-                                None,
-                            ),
-                            Some(why) => (None, Some(why.clone()), None),
-                        };
-                        let mark = match (&failure, &skipped, &blessed) {
-                            (Some(_), _, _) => "FAIL",
-                            (None, Some(_), _) => "skip",
-                            (None, None, Some(_)) => "BLESS",
-                            (None, None, None) => "ok  ",
-                        };
-                        println!("{mark} {}:{}  $ {}", step.file, step.line, step.command);
-                        outcomes.lock().unwrap().push(Outcome {
-                            step,
-                            failure,
-                            skipped,
-                            blessed,
+        for _ in 0..WORKERS {
+            s.spawn(|| {
+                let worker = ids.fetch_add(1, Ordering::Relaxed);
+                loop {
+                    let (first, then) = if worker == 0 {
+                        (&graders, &others)
+                    } else {
+                        (&others, &graders)
+                    };
+                    let next = first.lock().unwrap().pop();
+                    let Some(page) = next.or_else(|| then.lock().unwrap().pop()) else {
+                        workers_left.fetch_sub(1, Ordering::Relaxed);
+                        break;
+                    };
+                    for block in page {
+                        // A block that needs a program this machine lacks (Redis, MPI) is
+                        // skipped and counted as ignored — except on CI, where it fails.
+                        let missing = runner::missing_programs(&block.needs);
+                        let why = (!missing.is_empty()).then(|| {
+                            let hints: Vec<String> =
+                                missing.iter().map(|p| runner::install_hint(p)).collect();
+                            format!("needs {}: {}", missing.join(", "), hints.join("; "))
                         });
+                        for step in block.steps {
+                            let (failure, skipped, blessed) = match &why {
+                                None => {
+                                    let at =
+                                        format!("{}:{}  $ {}", step.file, step.line, step.command);
+                                    running.lock().unwrap().push((Instant::now(), at.clone()));
+                                    let checked = check_step(&root, &step, bless);
+                                    running.lock().unwrap().retain(|(_, a)| *a != at);
+                                    match checked {
+                                        Ok(blessed) => (None, None, blessed),
+                                        Err(f) => (Some(f), None, None),
+                                    }
+                                }
+                                Some(why) if runner::in_ci() => (
+                                    Some(format!("CI must run this transcript; it {why}")),
+                                    None,
+                                    None,
+                                ),
+                                Some(why) => (None, Some(why.clone()), None),
+                            };
+                            let mark = match (&failure, &skipped, &blessed) {
+                                (Some(_), _, _) => "FAIL",
+                                (None, Some(_), _) => "skip",
+                                (None, None, Some(_)) => "BLESS",
+                                (None, None, None) => "ok  ",
+                            };
+                            println!("{mark} {}:{}  $ {}", step.file, step.line, step.command);
+                            outcomes.lock().unwrap().push(Outcome {
+                                step,
+                                failure,
+                                skipped,
+                                blessed,
+                            });
+                        }
                     }
                 }
             });
