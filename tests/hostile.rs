@@ -21,7 +21,9 @@
 //! which libtest cannot do for a condition known only at run time.
 //! `cargo test --test hostile -- WORD` runs only the tests whose name contains WORD.
 //!
-//! A warm `cargo test --test hostile` runs a seeded sample of each class. The heavy
+//! The classes take about half a minute, so a plain `cargo test` reports them as
+//! ignored; `HOSTILE=1 cargo test --test hostile` runs them, and CI (`CI=true`) always
+//! does. A run with `HOSTILE=1` runs a seeded sample of each class. The heavy
 //! runs (counts in each module):
 //!
 //! ```text
