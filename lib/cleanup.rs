@@ -249,21 +249,7 @@ pub fn create<T, E>(
     resource: Resource,
     create: impl FnOnce() -> Result<T, E>,
 ) -> Result<Tracked<T>, E> {
-    let mut reg = registry();
-    let value = create()?;
-    let inode = resource.inode();
-    let id = reg.next;
-    reg.next += 1;
-    reg.entries.push(Entry {
-        id,
-        resource: resource.clone(),
-        inode,
-    });
-    Ok(Tracked {
-        value: Some(value),
-        id: Some(id),
-        resource,
-    })
+    create_then(create, |_| resource)
 }
 
 /// Like [`create`], for a resource whose name is known only once it exists (a segment

@@ -70,6 +70,17 @@ pub fn sandbox_or_ignore(class: &str) -> bool {
     }
 }
 
+/// The start of a randomized class: `None` when it cannot run here (see
+/// [`sandbox_or_ignore`]); else whether this is a full run (`HOSTILE_FULL=1`), the seed
+/// and a generator seeded with it.
+pub fn begin(class: &str) -> Option<(bool, u64, Rng)> {
+    if !sandbox_or_ignore(class) {
+        return None;
+    }
+    let seed = seed();
+    Some((knob("HOSTILE_FULL", 0) != 0, seed, Rng(seed)))
+}
+
 /// Examples by name, each with its subcommands.
 pub type Examples = Vec<(String, Vec<help::Spec>)>;
 

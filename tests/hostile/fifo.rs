@@ -148,12 +148,9 @@ pub fn hold_interrupted_while_a_fifo_replaced_its_segment_does_not_hang() {
 /// becomes a segment, a bounded wait — is counted *undecided*); `HOSTILE_FULL=1`: every
 /// line with `garbage::LIMIT`, where not ending is a failure.
 pub fn roles_on_a_fifo_or_a_directory_do_not_hang() {
-    if !common::sandbox_or_ignore("fifo-roles") {
+    let Some((full, seed, mut rng)) = common::begin("fifo-roles") else {
         return;
-    }
-    let full = common::knob("HOSTILE_FULL", 0) != 0;
-    let seed = common::seed();
-    let mut rng = common::Rng(seed);
+    };
     let mut cases = Vec::new();
     for (example, specs) in common::specs() {
         for spec in specs.iter().filter(|s| s.command.starts_with('_')) {

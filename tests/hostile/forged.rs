@@ -78,12 +78,9 @@ fn forge(real: &[u8], kind: u64, rng: &mut Rng) -> Vec<u8> {
 }
 
 pub fn roles_survive_forged_segments() {
-    if !common::sandbox_or_ignore("forged") {
+    let Some((full, seed, mut rng)) = common::begin("forged") else {
         return;
-    }
-    let full = common::knob("HOSTILE_FULL", 0) != 0;
-    let seed = common::seed();
-    let mut rng = Rng(seed);
+    };
     let mut cases = Vec::new();
     for (example, specs) in common::specs() {
         let mut lines: Vec<Vec<String>> = Vec::new();

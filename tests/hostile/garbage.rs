@@ -124,12 +124,9 @@ fn bytes(len: usize, fill: Fill, seed: u64) -> Vec<u8> {
 }
 
 pub fn every_attaching_role_survives_undersized_and_garbage_segments() {
-    if !common::sandbox_or_ignore("garbage") {
+    let Some((full, seed, mut rng)) = common::begin("garbage") else {
         return;
-    }
-    let full = common::knob("HOSTILE_FULL", 0) != 0;
-    let seed = common::seed();
-    let mut rng = common::Rng(seed);
+    };
     let fills = [Fill::Zeros, Fill::Ones, Fill::Random];
     let mut cases = Vec::new();
     let mut roles = 0;
