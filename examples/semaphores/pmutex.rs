@@ -37,7 +37,7 @@ impl Kind {
                     libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
                 ),
                 #[cfg(not(target_os = "linux"))]
-                Kind::Robust => bail!("robust mutexes: not supported on this system"),
+                Kind::Robust => anyhow::bail!("robust mutexes: not supported on this system"),
             }
         }
     }
