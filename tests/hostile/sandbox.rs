@@ -3,7 +3,9 @@
 //! processes outlive it are known exactly, whatever else runs on the machine.
 //!
 //! A holder process (`unshare --mount`) makes a mount namespace with a fresh tmpfs on
-//! /dev/shm and on /tmp and then sleeps; the example is started inside that namespace
+//! /dev/shm and on a temporary directory of its own (an empty directory under
+//! `target/`, which every process of the run gets as `TMPDIR`; not over /tmp itself,
+//! which may hold the checkout or its build) and then sleeps; the example is started inside that namespace
 //! (`setns` between fork and exec), and so is every helper it starts. The test reads the
 //! namespace's files through `/proc/HOLDER/root`, and finds the run's processes as those
 //! whose `/proc/PID/ns/mnt` is the holder's. Needs root (CAP_SYS_ADMIN).
@@ -26,6 +28,8 @@ pub struct Sandbox {
     ns: std::fs::File,
     ns_link: PathBuf,
     root: PathBuf,
+    /// The run's temporary directory (`TMPDIR`), as a path inside the namespace.
+    tmp: PathBuf,
 }
 
 /// Why the sandbox cannot be made here, or `None` when it can.
@@ -58,9 +62,17 @@ impl Sandbox {
 
     fn make(pids: bool, shm_size: Option<usize>) -> Result<Sandbox, String> {
         let size = shm_size.map_or(String::new(), |b| format!(",size={b}"));
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = crate::runner::examples_dir()
+            .parent()
+            .expect("target/<profile>")
+            .join(format!("hostile-tmp/{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&tmp).map_err(|e| format!("creating {tmp:?}: {e}"))?;
         let script = format!(
             "mount -t tmpfs -o mode=1777{size} hostile /dev/shm && \
-             mount -t tmpfs -o mode=1777 hostile /tmp && echo ready && exec sleep 3600"
+             mount -t tmpfs -o mode=1777 hostile '{}' && echo ready && exec sleep 3600",
+            tmp.display()
         );
         let mut unshare = vec!["--mount", "--propagation", "private"];
         if pids {
@@ -80,7 +92,10 @@ impl Sandbox {
         if line.trim() != "ready" {
             let _ = holder.kill();
             let _ = holder.wait();
-            return Err("unshare --mount with a tmpfs on /dev/shm and /tmp failed".into());
+            let _ = std::fs::remove_dir(&tmp);
+            return Err(
+                "unshare --mount with a tmpfs on /dev/shm and a temporary directory failed".into(),
+            );
         }
         let pid = holder.id();
         let init = if pids {
@@ -105,6 +120,7 @@ impl Sandbox {
             ns,
             ns_link,
             root: PathBuf::from(format!("/proc/{pid}/root")),
+            tmp,
         })
     }
 
@@ -118,16 +134,23 @@ impl Sandbox {
         self.shm().join(name.trim_start_matches('/'))
     }
 
-    /// Everything in the sandbox's /dev/shm and /tmp, as `/dev/shm/NAME`, `/tmp/NAME`.
+    /// The sandbox's two private directories, seen from outside, with the names its
+    /// entries are shown under (`/dev/shm/NAME`, `/tmp/NAME` for the run's `TMPDIR`).
+    fn private_dirs(&self) -> [(PathBuf, &'static str); 2] {
+        let tmp = self.tmp.strip_prefix("/").unwrap_or(&self.tmp);
+        [
+            (self.root.join("dev/shm"), "dev/shm"),
+            (self.root.join(tmp), "tmp"),
+        ]
+    }
+
+    /// Everything in the sandbox's /dev/shm and temporary directory, as
+    /// `/dev/shm/NAME`, `/tmp/NAME`.
     pub fn entries(&self) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        for dir in ["dev/shm", "tmp"] {
-            for e in std::fs::read_dir(self.root.join(dir))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                out.insert(format!("/{dir}/{}", e.file_name().to_string_lossy()));
+        for (dir, label) in self.private_dirs() {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                out.insert(format!("/{label}/{}", e.file_name().to_string_lossy()));
             }
         }
         out
@@ -138,6 +161,7 @@ impl Sandbox {
         match self.init {
             Some(init) => {
                 let mut cmd = Command::new("nsenter");
+                cmd.env("TMPDIR", &self.tmp);
                 cmd.arg(format!("--target={init}"))
                     .args(["--mount", "--pid"])
                     .arg(format!("--wd={}", cwd.display()))
@@ -159,6 +183,7 @@ impl Sandbox {
         use std::os::unix::process::CommandExt;
         let fd = self.ns.as_raw_fd();
         let cwd = std::ffi::CString::new(cwd.as_os_str().as_bytes()).expect("no NUL in a path");
+        cmd.env("TMPDIR", &self.tmp);
         // SAFETY: the closure runs in the child between fork and exec; it calls only
         // setns and chdir (async-signal-safe system calls) on a descriptor and a string
         // made before the fork, and allocates nothing. setns resets the working
@@ -197,12 +222,8 @@ impl Sandbox {
     /// in its /dev/shm and /tmp.
     pub fn reset(&self) {
         self.kill_all();
-        for dir in ["dev/shm", "tmp"] {
-            for e in std::fs::read_dir(self.root.join(dir))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
+        for (dir, _) in self.private_dirs() {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let p = e.path();
                 let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
             }
@@ -224,5 +245,8 @@ impl Drop for Sandbox {
         self.kill_all();
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+        // The namespace and its tmpfs are gone with the holder: only the empty
+        // directory it was mounted on is left on the machine.
+        let _ = std::fs::remove_dir(&self.tmp);
     }
 }
