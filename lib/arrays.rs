@@ -5,20 +5,12 @@
 
 use std::ops::Range;
 
-use anyhow::{Context, Result};
-use shared_memory::{Shmem, ShmemConf};
+use anyhow::Result;
+use shared_memory::Shmem;
 
 use crate::cleanup::{self, Tracked};
-use crate::os;
 
-/// Opens the existing segment `name`; anything that is not a segment (a FIFO, a
-/// directory) is refused before it is mapped.
-pub fn open_segment(name: &str) -> Result<Shmem> {
-    let context = || format!("opening {name}");
-    os::shm_stat(name).with_context(context)?;
-    let shmem = ShmemConf::new().os_id(name).open().map_err(os::explain);
-    shmem.with_context(context)
-}
+pub use crate::os::open_segment;
 
 /// A segment of `size` bytes that is not an array, removed on every way out.
 pub fn plain_segment(size: usize) -> Result<Tracked<Shmem>> {

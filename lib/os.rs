@@ -168,6 +168,20 @@ pub fn explain(e: ShmemError) -> anyhow::Error {
     anyhow::anyhow!("{meaning} ({}, os error {errno})", errno_name(errno))
 }
 
+/// Opens the existing segment `name`, with context; anything that is not a segment (a
+/// FIFO, a directory) is refused before it is mapped ([`shm_stat`]). Its `len()` is the
+/// size the creator gave it.
+pub fn open_segment(name: &str) -> anyhow::Result<shared_memory::Shmem> {
+    use anyhow::Context;
+    let context = || format!("opening {name}");
+    shm_stat(name).with_context(context)?;
+    let shmem = shared_memory::ShmemConf::new()
+        .os_id(name)
+        .open()
+        .map_err(explain);
+    shmem.with_context(context)
+}
+
 /// Like [`explain`], for an error of `create` on the name `name`: when the name is
 /// taken by something that is not a segment (a FIFO, a directory), says that instead of
 /// "a segment with this name exists already".

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fstat, Mode, SFlag};
-use shared_memory::{Shmem, ShmemConf};
+use shared_memory::Shmem;
 
 use crate::cleanup::{self, Tracked};
 use crate::os;
@@ -23,15 +23,9 @@ pub fn segment(size: usize) -> Result<Tracked<Shmem>> {
     cleanup::unique_segment("sizing", size)
 }
 
-/// Opens the segment `name` that another process made; its `len()` is the size the
-/// creator gave it.
-pub fn open(name: &str) -> Result<Shmem> {
-    ShmemConf::new()
-        .os_id(name)
-        .open()
-        .map_err(os::explain)
-        .with_context(|| format!("opening {name}"))
-}
+/// Opens the segment `name` that another process made (one function for the whole
+/// book: [`os::open_segment`]).
+pub use crate::os::open_segment as open;
 
 /// A read-write descriptor of the segment `name` (`shm_open` without `O_CREAT`).
 ///
