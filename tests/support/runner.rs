@@ -263,7 +263,9 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
             let args = args_after(rest, line, "`-p grade`")?;
             // `cargo test` does not build the grader's binary: build it here, announced
             // and outside the command's time limit, so that a first run is not a timeout.
-            build_package("grade")?;
+            // `-p grade` is the launcher (grade/launch); it would build the grader
+            // itself, inside the time limit: build both.
+            cargo_build(&["-p", "grade", "-p", "grade-core"])?;
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut cmd = Command::new(cargo);
             cmd.args(["run", "-q", "-p", "grade", "--"]).args(args);
