@@ -38,7 +38,7 @@ pub const QUICK: &[(&str, &[&str], u64)] = &[
     ("sizing", &["beyond"], 40),
     ("sizing", &["full"], 60),
     ("sizing", &["grow"], 50),
-    ("sizing", &["container"], 150),
+    ("sizing", &["container"], 300),
     ("sizing", &["ahead"], 30),
     ("arrays", &["layout"], 40),
     ("arrays", &["checks"], 40),
