@@ -92,6 +92,7 @@ def main():
     parser.add_argument("--n", type=count(1, 100_000_000), default=1_000_003)
     parser.add_argument("--workers", type=count(1, 64), default=4)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that `finally` unlinks
     n, w = args.n, args.workers
     print(f"{n} float64 by {w} worker processes (ProcessPoolExecutor):")
     sizes = ", ".join(str(e - s) for s, e in split(n, w))
@@ -106,7 +107,6 @@ def main():
     pooled, wall, cpu = timed(lambda: by_pool(n, w))
     print(f"  results pickled back: {pooled.nbytes:>9} bytes sent; {seconds(wall)}, "
           f"parent CPU {seconds(cpu)}")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that `finally` unlinks
     # Create and enter the `try` as one step (as make_array.py does, and for its reason).
     resource_tracker.ensure_running()
     stop = {signal.SIGINT, signal.SIGTERM}
