@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 const NOTICE: &str = "grade: building the grader first (once: 2 to 3 minutes on an idle \
                       2-core machine, longer under load; later runs start at once)";
 
-/// An up-to-date grader is reported by cargo within this time; after it, or at the
-/// first unit cargo really compiles, the notice is shown.
+/// On a terminal, an up-to-date grader is reported by cargo within this time; after
+/// it, or at the first unit cargo really compiles, the notice is shown. Without a
+/// terminal (logs, the book's transcripts) only a real compile step shows it: a busy
+/// machine can make cargo's up-to-date check itself take seconds, and a log must not
+/// change with the load.
 const QUIET_FOR: Duration = Duration::from_secs(2);
 
 /// Without a terminal (CI logs), a progress line this often.
@@ -106,7 +109,7 @@ fn watch(rx: &mpsc::Receiver<String>, terminal: bool) -> Progress {
                 p.executable = m.executable;
             }
         }
-        if !p.announced && (p.compiled > 0 || start.elapsed() >= QUIET_FOR) {
+        if !p.announced && (p.compiled > 0 || (terminal && start.elapsed() >= QUIET_FOR)) {
             p.announced = true;
             p.announced_after = Some(start.elapsed());
             let _ = writeln!(err, "{NOTICE}");
@@ -130,7 +133,7 @@ fn watch(rx: &mpsc::Receiver<String>, terminal: bool) -> Progress {
             let _ = writeln!(err, "{status}");
         }
     }
-    if p.announced {
+    if p.compiled > 0 {
         let elapsed = start.elapsed().as_secs();
         let end = if terminal { "\r\x1b[K" } else { "" };
         let _ = writeln!(
@@ -218,15 +221,35 @@ mod tests {
     /// A real build: the first compiled unit makes it speak, long before the end.
     #[test]
     fn a_real_build_is_announced_at_its_first_unit() {
-        let (tx, rx) = mpsc::channel();
-        let feeder = std::thread::spawn(move || {
-            tx.send(BUILT.replace("grade-core", "libc")).unwrap();
-            std::thread::sleep(QUIET_FOR / 2);
-            tx.send(BUILT.into()).unwrap();
-        });
-        let p = watch(&rx, false);
-        feeder.join().unwrap();
-        assert!(p.announced && p.compiled == 2 && p.executable.is_some());
-        assert!(p.announced_after.unwrap() < QUIET_FOR / 2, "{p:?}");
+        for terminal in [false, true] {
+            let (tx, rx) = mpsc::channel();
+            let feeder = std::thread::spawn(move || {
+                tx.send(BUILT.replace("grade-core", "libc")).unwrap();
+                std::thread::sleep(QUIET_FOR / 2);
+                tx.send(BUILT.into()).unwrap();
+            });
+            let p = watch(&rx, terminal);
+            feeder.join().unwrap();
+            assert!(p.announced && p.compiled == 2 && p.executable.is_some());
+            assert!(p.announced_after.unwrap() < QUIET_FOR / 2, "{p:?}");
+        }
+    }
+
+    /// A slow up-to-date check (a busy machine, another cargo holding the lock): on a
+    /// terminal the person is told after QUIET_FOR; in a log nothing is said.
+    #[test]
+    fn a_slow_check_speaks_only_on_a_terminal() {
+        for terminal in [false, true] {
+            let (tx, rx) = mpsc::channel();
+            let feeder = std::thread::spawn(move || {
+                std::thread::sleep(QUIET_FOR + Duration::from_millis(600));
+                tx.send(BUILT.replace(r#""fresh":false"#, r#""fresh":true"#))
+                    .unwrap();
+            });
+            let p = watch(&rx, terminal);
+            feeder.join().unwrap();
+            assert_eq!(p.announced, terminal, "{p:?}");
+            assert_eq!(p.compiled, 0);
+        }
     }
 }
