@@ -282,6 +282,10 @@ def check_quiz(page, base, chapter, out):
         if not context.count() or len(context.inner_text()) < 40:
             problems.append(f"{chapter}: question {k + 1} shows no explanation")
     quiz.screenshot(path=str(out / f"quiz-{name}-after.png"))
+    # book.toml keeps no answers (no cache-answers): nothing is stored in the browser.
+    stored = page.evaluate("Object.keys(localStorage)")
+    if stored:
+        problems.append(f"{chapter}: answering stored {stored} in the browser's localStorage")
     # The wrong answer's explanation links its section: follow the link, land on it.
     link = answers.nth(1).locator(".context a").first
     href = link.get_attribute("href") if link.count() else None
