@@ -10,13 +10,16 @@
 //!   table: its `commands` are run as transcripts are (`support/runner.rs`), and its
 //!   `expect` line, with `{answer}` replaced by the quiz's answer, must match their
 //!   output. For a multiple-choice question, every distractor put in the answer's place
-//!   must not match, and every character of the expected line is changed once and must
-//!   then fail, as in `tests/book.rs`: a quiz answer that disagrees with the program, or
-//!   an expected line loose enough to accept a wrong answer, fails the suite.
+//!   must not match, the answer with any one character left out must not match, and
+//!   every character of the expected line is changed once and must then fail, as in
+//!   `tests/book.rs`: a quiz answer that disagrees with the program, or an expected
+//!   line loose enough to accept a wrong answer, fails the suite.
 //!
 //! Every chapter of SUMMARY.md has at least [`MIN_QUESTIONS`] questions, except those
-//! in [`PENDING`]. `cargo test --test quizzes -- sizing` verifies only the quiz files
-//! whose name contains `sizing` (the book-wide checks still run).
+//! in [`PENDING`]. The checker's own promises are shown on a real command
+//! (`harness_checks`). `cargo test --test quizzes -- sizing` verifies only the quiz
+//! files whose name contains `sizing` (the book-wide checks still run; `-- harness`:
+//! only the harness checks).
 
 #[path = "support/runner.rs"]
 #[allow(dead_code)]
@@ -199,6 +202,15 @@ fn main() -> ExitCode {
     });
     let results = results.into_inner().unwrap();
     let mut passed = 0;
+    if filter.as_deref().is_none_or(|f| f == "harness") {
+        for (what, ok) in harness_checks(root) {
+            println!("{} harness: {what}", if ok { "ok  " } else { "FAIL" });
+            match ok {
+                true => passed += 1,
+                false => failures.push(format!("harness: {what}")),
+            }
+        }
+    }
     let mut ignored = Vec::new();
     for (what, r) in results {
         match r {
@@ -555,6 +567,21 @@ fn verify(root: &Path, v: &Verify) -> Result<bool, String> {
             ));
         }
     }
+    // A mark next to `{answer}` could swallow part of it: the answer with any one
+    // character left out must not match either.
+    for answer in &v.answers {
+        let plain = answer.replace('`', "");
+        for (ci, c) in plain.char_indices() {
+            let shorter = format!("{}{}", &plain[..ci], &plain[ci + c.len_utf8()..]);
+            if appears(&expected(&shorter), &output) {
+                return Err(format!(
+                    "the answer without one character, {shorter:?}, matches too: \
+                     make verify.expect stricter around {{answer}}\n{}",
+                    shown()
+                ));
+            }
+        }
+    }
     for answer in &v.answers {
         let lines = expected(answer);
         for (li, line) in lines.iter().enumerate() {
@@ -582,4 +609,37 @@ fn appears(expected: &[String], output: &[String]) -> bool {
     (0..output.len())
         .filter(|j| j + expected.len() <= output.len())
         .any(|j| transcript::matches_compiled(&compiled, &output[j..j + expected.len()]))
+}
+
+/// The checker's own promises, on a real command: the right answer passes; a swapped
+/// answer, a distractor that also matches and an `expect` that ignores the answer fail.
+fn harness_checks(root: &Path) -> Vec<(&'static str, bool)> {
+    let case = |answer: &str, wrong: &str, expect: &str| Verify {
+        file: "harness".into(),
+        id: "harness".into(),
+        commands: vec!["cargo run -q --example segments -- perms".into()],
+        expect: expect.into(),
+        needs: vec![],
+        answers: vec![answer.into()],
+        wrong: vec![wrong.into()],
+    };
+    let line = "mode {answer}: read and write for its owner, nothing for anyone else";
+    vec![
+        (
+            "the right answer passes",
+            verify(root, &case("`0600`", "0644", line)).is_ok(),
+        ),
+        (
+            "an answer swapped with its distractor fails",
+            verify(root, &case("0644", "0600", line)).is_err(),
+        ),
+        (
+            "a distractor that matches the output too fails",
+            verify(root, &case("0600", "06[..]", line)).is_err(),
+        ),
+        (
+            "an expected line loose enough to accept another answer fails",
+            verify(root, &case("00", "0644", "mode [..]{answer}: [..]")).is_err(),
+        ),
+    ]
 }
