@@ -272,7 +272,8 @@ def check_quiz(page, base, chapter, out):
     answers.nth(len(questions) - 1).locator(".context").wait_for()
     for k, question in enumerate(questions):
         box = answers.nth(k)
-        given = box.locator(".answer-row > div").first.locator(".md-flex")
+        # the marked answer: a .md-flex block (multiple choice) or a <code> (short answer)
+        given = box.locator(".answer-row > div").first.locator(".correct, .incorrect").first
         marked = given.get_attribute("class") or ""
         expected = "incorrect" if k == 1 else "correct"
         if expected not in marked.split():
