@@ -55,7 +55,9 @@ CHROMIUM_FLAGS = [
 SEARCHES = {"unlink": "segments.html"}
 PLACEHOLDER = re.compile(r"This (chapter|page) is being written\.")
 VIEWPORT = {"width": 1280, "height": 900}
-TIMEOUT_MS = 15_000
+# A page waits for its scripts; mdbook-quiz's is 1.4 MB, and print.html (every chapter,
+# every quiz) took 10 to 16 s to load on the book's 2-core machine at load average 20.
+TIMEOUT_MS = 30_000
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -270,7 +272,8 @@ def check_quiz(page, base, chapter, out):
     answers.nth(len(questions) - 1).locator(".context").wait_for()
     for k, question in enumerate(questions):
         box = answers.nth(k)
-        given = box.locator(".answer-row > div").first.locator(".md-flex")
+        # the marked answer: a .md-flex block (multiple choice) or a <code> (short answer)
+        given = box.locator(".answer-row > div").first.locator(".correct, .incorrect").first
         marked = given.get_attribute("class") or ""
         expected = "incorrect" if k == 1 else "correct"
         if expected not in marked.split():

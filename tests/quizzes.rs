@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             ));
             continue;
         };
-        match includes.get(file.as_str()).map(Vec::as_slice) {
+        match includes.get(file).map(Vec::as_slice) {
             Some([page]) if *page == format!("{chapter}.md") => {}
             found => failures.push(format!(
                 "src/quizzes/{file}: included by {found:?}; include it once, in src/{chapter}.md, \
@@ -136,7 +136,7 @@ fn main() -> ExitCode {
         }
     }
     for (path, pages) in &includes {
-        if !quizzes.contains_key(*path) {
+        if !quizzes.contains_key(path) {
             failures.push(format!(
                 "{}: includes quizzes/{path}, which does not exist",
                 pages.join(", ")
@@ -279,9 +279,9 @@ fn quiz_files(dir: &Path) -> BTreeMap<String, String> {
 }
 
 /// Which pages of `src/` (not its subdirectories) include which quiz file.
-fn quiz_includes(src: &Path) -> BTreeMap<&'static str, Vec<String>> {
+fn quiz_includes(src: &Path) -> BTreeMap<String, Vec<String>> {
     let re = Regex::new(r"\{\{#quiz ([^}]+)\}\}").unwrap();
-    let mut out: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in std::fs::read_dir(src).into_iter().flatten().flatten() {
         let page = e.file_name().to_string_lossy().into_owned();
         if !page.ends_with(".md") {
@@ -289,8 +289,7 @@ fn quiz_includes(src: &Path) -> BTreeMap<&'static str, Vec<String>> {
         }
         for c in re.captures_iter(&read(&e.path())) {
             let file = c[1].trim().strip_prefix("quizzes/").unwrap_or(c[1].trim());
-            let file: &'static str = Box::leak(file.to_string().into_boxed_str());
-            out.entry(file).or_default().push(page.clone());
+            out.entry(file.to_string()).or_default().push(page.clone());
         }
     }
     out
