@@ -209,20 +209,30 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-/// How many trees stay built: the most recently used. A tree costs about 120 MB
-/// (its grader and homework builds, and their incremental caches), so a class of 30
-/// would otherwise leave gigabytes; a tree pruned away is built again when needed.
+/// How many trees stay built whatever their age: the most recently used. A tree costs
+/// about 60 MB (its grader and homework builds; built without incremental caches), so a
+/// class of 30 would otherwise leave gigabytes for good; a tree pruned away is built
+/// again when needed.
 const KEEP_TREES: usize = 8;
+
+/// Beyond the [`KEEP_TREES`] most recent, a tree unused for this long is removed. A
+/// day: the book's own test suite uses more than eight trees (the regression set's, the
+/// solutions', the fake class's), and a test run a day must not rebuild them.
+const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The file whose time says when a tree was last used.
 const USED: &str = ".used";
 
 /// Marks `tree` as used now, then removes the trees beyond the `keep` most recently
-/// used ones, with everything cargo built for them (their names carry the tree's key).
-/// A tree used in the last ten minutes is never removed: another grader (a parallel
-/// grading loop) may be building or running it.
-fn prune(tree: &Path, keep: usize, target: &Path) -> anyhow::Result<()> {
-    use std::time::{Duration, SystemTime};
+/// used ones that were not used for `keep_for`, with everything cargo built for them
+/// (their names carry the tree's key).
+fn prune(
+    tree: &Path,
+    keep: usize,
+    keep_for: std::time::Duration,
+    target: &Path,
+) -> anyhow::Result<()> {
+    use std::time::SystemTime;
     std::fs::write(tree.join(USED), b"")?;
     let trees_dir = tree.parent().expect("a tree sits in grade-trees/");
     let mut trees: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(trees_dir)?
@@ -235,7 +245,7 @@ fn prune(tree: &Path, keep: usize, target: &Path) -> anyhow::Result<()> {
         })
         .collect();
     trees.sort_by_key(|t| std::cmp::Reverse(t.0));
-    let recent = SystemTime::now() - Duration::from_secs(600);
+    let recent = SystemTime::now() - keep_for;
     for (used, old) in trees.into_iter().skip(keep) {
         if used > recent {
             continue;
@@ -321,12 +331,14 @@ pub fn build(source: &Source) -> anyhow::Result<Built> {
             .arg(tree.join("Cargo.toml"))
             .arg("--target-dir")
             .arg(target_dir())
-            .env("SHMBOOK_GRADE_TREE", "1")
+            // Built once per set of files: an incremental cache would only double the
+            // tree's size on disk.
+            .env("CARGO_INCREMENTAL", "0")
             .stderr(Stdio::piped())
             .output()
             .context("running cargo build")?;
         if out.status.success() {
-            if let Err(e) = prune(&tree, KEEP_TREES, &target_dir()) {
+            if let Err(e) = prune(&tree, KEEP_TREES, KEEP_FOR, &target_dir()) {
                 eprintln!("grade: could not remove old grader copies: {e:#}");
             }
             return Ok(Built {
@@ -483,10 +495,10 @@ mod tests {
     use super::*;
     use std::time::{Duration, SystemTime};
 
-    /// Twelve trees, two kept: the current one and the next most recent stay, and so
-    /// does a third used six minutes ago (a parallel grader may be using it); the nine
-    /// others, used hours ago, go with every file cargo built for them, and nothing
-    /// of another package is touched.
+    /// Twelve trees, two kept whatever their age, and any used within the last hour:
+    /// the current one and the next most recent stay, and so does a third used six
+    /// minutes ago; the nine others, used hours ago, go with every file cargo built for
+    /// them, and nothing of another package is touched.
     #[test]
     fn prune_keeps_the_recent_trees_and_removes_the_builds_of_the_others() {
         let target = std::env::temp_dir().join(format!("grade-prune-{}", std::process::id()));
@@ -516,7 +528,7 @@ mod tests {
         std::fs::write(target.join("debug/deps/libserde-123.rlib"), b"").unwrap();
         // Tree 0 is the one just built: marked used now.
         let current = target.join("grade-trees").join(key(0));
-        prune(&current, 2, &target).unwrap();
+        prune(&current, 2, Duration::from_secs(3600), &target).unwrap();
         let left = |i: usize| target.join("grade-trees").join(key(i)).exists();
         let built = |i: usize| {
             target
