@@ -128,18 +128,28 @@ fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
 }
 // ANCHOR_END: measure
 
-/// Times every variant (or `only`) and prints one line for each.
-pub fn run(n: u64, only: Option<Variant>, processes: u32) -> Result<()> {
+/// Times every variant (or `only`) and prints one line for each, or (`json`) one
+/// JSON object with every variant's count and seconds, for `scripts/record-counter`.
+pub fn run(n: u64, only: Option<Variant>, processes: u32, json: bool) -> Result<()> {
     let expected = u64::from(processes) * n;
-    match processes {
-        1 => println!("1 process adds 1 to a shared counter {n} times, alone: {expected} expected"),
-        _ => println!("2 processes each add 1 to a shared counter {n} times: {expected} expected"),
+    match (json, processes) {
+        (true, _) => {}
+        (false, 1) => {
+            println!("1 process adds 1 to a shared counter {n} times, alone: {expected} expected")
+        }
+        (false, _) => {
+            println!("2 processes each add 1 to a shared counter {n} times: {expected} expected")
+        }
     }
+    let mut ways = Vec::new();
     for &v in Variant::value_variants() {
         if only.is_some_and(|o| o != v) {
             continue;
         }
         match measure(v, n, processes) {
+            Ok((count, secs)) if json => ways.push(serde_json::json!({
+                "variant": v.word(), "count": count, "seconds": secs,
+            })),
             Ok((count, secs)) => {
                 let verdict = match (v, count == expected) {
                     (Variant::Racy, _) => "no guarantee",
@@ -160,6 +170,10 @@ pub fn run(n: u64, only: Option<Variant>, processes: u32) -> Result<()> {
             }
             Err(e) => return Err(e.context(format!("variant '{}'", v.word()))),
         }
+    }
+    if json {
+        let run = serde_json::json!({ "processes": processes, "n": n, "ways": ways });
+        println!("{run}");
     }
     Ok(())
 }
