@@ -41,6 +41,10 @@ pub struct Shared {
     pub workers: AtomicU32,
     pub entered: AtomicU32,
     pub data: AtomicU64,
+    /// `starve`: the writer has asked for the lock.
+    pub asking: AtomicU32,
+    /// `starve`: readers that got in while the writer was waiting.
+    pub before_writer: AtomicU32,
 }
 
 /// Where the semaphore, mutex, read-write lock or event lives in the body.
