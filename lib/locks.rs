@@ -32,9 +32,9 @@ use raw_sync::Timeout;
 /// Those calls measure their deadline on `CLOCK_REALTIME`, the wall clock, which an
 /// administrator or NTP may set back or forward while a process waits: the wait then
 /// lasts longer or shorter than asked. glibc 2.30 added `sem_clockwait` and
-/// `pthread_mutex_clocklock`, which take `CLOCK_MONOTONIC` instead; POSIX adopted them in
-/// its 2024 edition. The `libc` crate and macOS do not offer them everywhere, so the
-/// book stays with the realtime calls and short timeouts.
+/// `pthread_mutex_clocklock`, which can take `CLOCK_MONOTONIC` instead; POSIX adopted
+/// them in its 2024 edition. The `libc` crate (0.2.191) does not declare them for Linux,
+/// so the book stays with the realtime calls and short timeouts.
 pub fn deadline(timeout: Duration) -> libc::timespec {
     let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
         .expect("CLOCK_REALTIME always exists");
@@ -170,6 +170,7 @@ fn timed<'a>(lock: &'a dyn LockImpl, timeout: Duration, what: &str, rc: i32) -> 
     }
 }
 
+// ANCHOR: mutex_within
 /// Takes `mutex` (a `raw_sync` `Mutex`), waiting at most `timeout`: one
 /// `pthread_mutex_timedlock` with a normalized deadline, asleep in the kernel until the
 /// lock is released or the deadline passes.
@@ -189,6 +190,7 @@ pub unsafe fn mutex_within<'a>(
     let rc = unsafe { libc::pthread_mutex_timedlock(mutex.as_raw().cast(), &deadline) };
     timed(mutex, timeout, what, rc)
 }
+// ANCHOR_END: mutex_within
 
 #[cfg(target_os = "linux")]
 extern "C" {
