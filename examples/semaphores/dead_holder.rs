@@ -55,7 +55,7 @@ fn robust() -> Result<()> {
     let shmem = segment::create()?;
     let s = shared(&shmem);
     // SAFETY: the object's place is aligned, inside the segment; no helper exists yet.
-    let mutex = unsafe { PMutex::init(object(&shmem), Kind::Robust)? };
+    let mutex = unsafe { PMutex::init(&shmem, object(&shmem), Kind::Robust)? };
     segment::publish(&shmem, Object::Robust);
     kill_holder(&shmem, "robust")?;
     let deadline = shmbook::locks::deadline(Duration::from_millis(500));
@@ -110,7 +110,7 @@ pub fn hold(name: &str) -> Result<()> {
         _raw_guard = lock_within(mutex, PROCESS_TIMEOUT, "the mutex")?;
     } else {
         // SAFETY: the header says the parent set up a robust PMutex there (kind checked).
-        let mutex = unsafe { PMutex::open(at, Kind::Robust)? };
+        let mutex = unsafe { PMutex::open(&shmem, at, Kind::Robust)? };
         check("pthread_mutex_lock", mutex.lock())?;
         s.data.store(1, Ordering::Release); // "half-way through an update"
     }

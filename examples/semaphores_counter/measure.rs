@@ -57,16 +57,19 @@ pub fn shared(shmem: &Shmem) -> &Shared {
 
 // ANCHOR: lock
 /// The lock a variant uses, set up by the parent before any helper starts.
-enum Lock {
+enum Lock<'m> {
     None,
-    Sem(Semaphore),
+    Sem(Semaphore<'m>),
     Mutex(Box<dyn LockImpl>),
 }
 
-fn set_up(v: Variant, base: *mut u8) -> Result<Lock> {
+fn set_up(v: Variant, shmem: &Shmem) -> Result<Lock<'_>> {
+    let base = body(shmem);
     Ok(match v {
-        // SAFETY: SEM_AT is 8-aligned, inside the segment; no helper exists yet.
-        Variant::Held | Variant::Sem => Lock::Sem(unsafe { Semaphore::init(base.add(SEM_AT), 1)? }),
+        Variant::Held | Variant::Sem => {
+            // SAFETY: SEM_AT is in the segment (init checks it); no helper exists yet.
+            Lock::Sem(unsafe { Semaphore::init(shmem, base.add(SEM_AT), 1)? })
+        }
         // SAFETY: MUTEX_AT leaves room for a pthread_mutex_t inside the segment, no
         // helper exists yet; the data pointer is the counter, which the mutex guards.
         Variant::Mutex => Lock::Mutex(
@@ -79,7 +82,7 @@ fn set_up(v: Variant, base: *mut u8) -> Result<Lock> {
 }
 // ANCHOR_END: lock
 
-impl Lock {
+impl Lock<'_> {
     /// Destroys the OS object: raw_sync's Drop never does; the creator does it, last.
     ///
     /// # Safety
@@ -104,7 +107,7 @@ fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
     let shmem = SEGMENT.create("counter")?;
     let s = shared(&shmem);
     s.n.store(n, Ordering::Relaxed);
-    let lock = set_up(v, body(&shmem))?;
+    let lock = set_up(v, &shmem)?;
     SEGMENT.publish(&shmem, v as u32); // the header: "this variant, set up"
 
     let helpers = (0..processes)
