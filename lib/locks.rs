@@ -159,6 +159,7 @@ pub enum Access {
     Write,
 }
 
+#[cfg(target_os = "linux")]
 fn timed<'a>(lock: &'a dyn LockImpl, timeout: Duration, what: &str, rc: i32) -> Result<Held<'a>> {
     match rc {
         0 => Ok(Held(lock)),
