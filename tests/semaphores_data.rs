@@ -9,13 +9,18 @@ use std::path::Path;
 
 use serde_json::Value;
 
-const BEGIN: &str = "<!-- generated from data/semaphores-counter.json by tests/semaphores_data.rs -->";
+const BEGIN: &str =
+    "<!-- generated from data/semaphores-counter.json by tests/semaphores_data.rs -->";
 const END: &str = "<!-- end of generated text -->";
 
 /// The variants in the order of the table, with their labels in the table and chart.
 const WAYS: [(&str, &str, &str); 6] = [
     ("local", "local count, added once", "local"),
-    ("held", "semaphore held for the loop (the seeds' shape)", "held (seeds)"),
+    (
+        "held",
+        "semaphore held for the loop (the seeds' shape)",
+        "held (seeds)",
+    ),
     ("racy", "no lock", "no lock"),
     ("atomic", "`AtomicU64::fetch_add`", "atomic"),
     ("mutex", "`raw_sync` `Mutex` per addition", "mutex"),
@@ -117,7 +122,11 @@ fn expected(data: &Value) -> String {
         } else {
             label.to_string()
         };
-        out.push(format!("| {label} | {} | {} |", spread(&two), spread(&alone)));
+        out.push(format!(
+            "| {label} | {} | {} |",
+            spread(&two),
+            spread(&alone)
+        ));
         bars.push((short, median(&mut two.clone())));
     }
     let python: Vec<f64> = rounds
