@@ -11,7 +11,7 @@ use raw_sync::Timeout;
 use shmbook::helper::Helper;
 use shmbook::locks::check_raw_sync_mutex;
 use shmbook::semaphores::demo::{
-    self as segment, attach_and_wait_for_go, object, shared, start_together, Object, Shared,
+    self as segment, asleep, attach_and_wait_for_go, object, shared, start_together, Object, Shared,
 };
 use shmbook::sync::SyncContext;
 use shmbook::{wait, yes_no, PROCESS_TIMEOUT};
@@ -31,10 +31,9 @@ pub fn event() -> Result<()> {
             start_together(s, 1)?;
         } else {
             start_together(s, 1)?;
-            wait::until("the helper to wait", PROCESS_TIMEOUT, || {
-                s.inside.load(Ordering::Acquire) == 1
+            wait::until("the helper to sleep in its wait", PROCESS_TIMEOUT, || {
+                s.inside.load(Ordering::Acquire) == 1 && asleep(consumer.id())
             })?;
-            std::thread::sleep(Duration::from_millis(100)); // preparing the data
             produce(s, &*ready)?;
         }
         consumer.wait_ok(PROCESS_TIMEOUT)?;

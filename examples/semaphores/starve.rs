@@ -11,7 +11,7 @@ use raw_sync::locks::{LockInit, RwLock};
 use shmbook::helper::Helper;
 use shmbook::locks::{check, rwlock_within, Access};
 use shmbook::semaphores::demo::{
-    self as segment, attach_and_wait_for_go, object, shared, start_together, Object,
+    self as segment, asleep, attach_and_wait_for_go, object, shared, start_together, Object,
 };
 use shmbook::sync::SyncContext;
 use shmbook::{wait, yes_no, PROCESS_TIMEOUT};
@@ -109,14 +109,13 @@ pub fn relay(name: &str, me: u32) -> Result<()> {
             s.before_writer.fetch_add(1, Ordering::AcqRel);
         }
         if s.inside.fetch_add(1, Ordering::AcqRel) == 0 && !waiting {
-            // The first reader keeps the lock until the writer has asked for it.
-            wait::until("the writer to ask", PROCESS_TIMEOUT, || {
-                s.asking.load(Ordering::Acquire) == 1
+            // The first reader keeps the lock until the writer sleeps, waiting for it.
+            wait::until("the writer to wait", PROCESS_TIMEOUT, || {
+                s.asking.load(Ordering::Acquire) == 1 && asleep(s.workers.load(Ordering::Acquire))
             })?;
-            std::thread::sleep(Duration::from_millis(20));
         }
-        let lap = s.entered.fetch_add(1, Ordering::AcqRel) + 1; // the other one's turn
-                                                                // Hand over: stay until the next reader is in, or give up after 1 s.
+        // The other reader's turn. Hand over: stay until it is in (at most 1 s).
+        let lap = s.entered.fetch_add(1, Ordering::AcqRel) + 1;
         let _ = wait::until("the next reader", Duration::from_secs(1), || {
             let now = s.entered.load(Ordering::Acquire);
             now > lap || now > LAPS
@@ -135,6 +134,7 @@ pub fn starved(name: &str) -> Result<()> {
     wait::until("the first reader", PROCESS_TIMEOUT, || {
         s.inside.load(Ordering::Acquire) >= 1
     })?;
+    s.workers.store(std::process::id(), Ordering::Release); // for the readers' `asleep`
     s.asking.store(1, Ordering::Release);
     // SAFETY: `lock` is a raw_sync RwLock (the header says so).
     let _in = unsafe { rwlock_within(&*lock, Access::Write, PROCESS_TIMEOUT, "writing")? };

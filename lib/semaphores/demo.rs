@@ -106,3 +106,23 @@ pub fn attach_and_wait_for_go(s: &Shared) -> Result<()> {
         s.go.load(Ordering::Acquire) == 1
     })
 }
+
+/// Whether process `pid` is asleep, for a demo that must know another process is
+/// blocked in the kernel before it goes on. Linux: its state is `S` in
+/// `/proc/PID/stat`. Elsewhere it cannot tell: it waits 100 ms and says yes.
+pub fn asleep(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses.
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('S'))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        std::thread::sleep(Duration::from_millis(100));
+        true
+    }
+}
