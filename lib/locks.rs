@@ -10,7 +10,15 @@
 //!
 //! [`lock_within`] and [`read_within`] avoid the defect: they ask `raw_sync` with a zero
 //! timeout (an absolute time of "now", which is always valid: the lock is taken if it is
-//! free) and retry with short sleeps until the time limit.
+//! free) and retry with short sleeps until the time limit. That is polling, and it costs:
+//! a lock released just after an attempt is noticed only at the next one (up to 5 ms
+//! later), and a poller is not queued in the kernel, so a process that blocks in
+//! `lock()` or that arrives between two attempts is served first, every time.
+//!
+//! [`mutex_within`] and [`rwlock_within`] are the better fix: one
+//! `pthread_mutex_timedlock` (or `pthread_rwlock_timed{rd,wr}lock`) with a deadline
+//! [`deadline`] computes correctly. The caller sleeps in the kernel's queue and is woken
+//! when the lock is released.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +28,13 @@ use raw_sync::Timeout;
 
 /// The absolute `CLOCK_REALTIME` time `timeout` from now, normalized
 /// (`0 <= tv_nsec < 1_000_000_000`), as `sem_timedwait` and `pthread_*_timedlock` need.
+///
+/// Those calls measure their deadline on `CLOCK_REALTIME`, the wall clock, which an
+/// administrator or NTP may set back or forward while a process waits: the wait then
+/// lasts longer or shorter than asked. glibc 2.30 added `sem_clockwait` and
+/// `pthread_mutex_clocklock`, which can take `CLOCK_MONOTONIC` instead; POSIX adopted
+/// them in its 2024 edition. The `libc` crate (0.2.191) does not declare them for Linux,
+/// so the book stays with the realtime calls and short timeouts.
 pub fn deadline(timeout: Duration) -> libc::timespec {
     let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
         .expect("CLOCK_REALTIME always exists");
@@ -124,6 +139,91 @@ pub fn read_within<'a>(
     poll(timeout, what, || {
         lock.try_rlock(Timeout::Val(Duration::ZERO))
     })
+}
+
+/// A lock taken by [`mutex_within`] or [`rwlock_within`]; dropping it unlocks.
+pub struct Held<'a>(&'a dyn LockImpl);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.release() {
+            eprintln!("warning: unlocking: {e}");
+        }
+    }
+}
+
+/// What [`rwlock_within`] takes a read-write lock for.
+#[derive(Clone, Copy)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+#[cfg(target_os = "linux")]
+fn timed<'a>(lock: &'a dyn LockImpl, timeout: Duration, what: &str, rc: i32) -> Result<Held<'a>> {
+    match rc {
+        0 => Ok(Held(lock)),
+        libc::ETIMEDOUT => bail!(
+            "timed out after {} s waiting for {what}",
+            timeout.as_secs_f64()
+        ),
+        _ => bail!("waiting for {what}: {}", describe(rc)),
+    }
+}
+
+// ANCHOR: mutex_within
+/// Takes `mutex` (a `raw_sync` `Mutex`), waiting at most `timeout`: one
+/// `pthread_mutex_timedlock` with a normalized deadline, asleep in the kernel until the
+/// lock is released or the deadline passes.
+///
+/// # Safety
+/// `mutex` must be a `raw_sync` `Mutex` (its `as_raw` is a `pthread_mutex_t`), not an
+/// `RwLock`; `raw_sync` returns both as `dyn LockImpl`.
+#[cfg(target_os = "linux")]
+pub unsafe fn mutex_within<'a>(
+    mutex: &'a dyn LockImpl,
+    timeout: Duration,
+    what: &str,
+) -> Result<Held<'a>> {
+    let deadline = deadline(timeout);
+    // SAFETY: the caller's promise that as_raw is an initialized pthread_mutex_t, which
+    // raw_sync keeps mapped while `mutex` lives; `deadline` is normalized.
+    let rc = unsafe { libc::pthread_mutex_timedlock(mutex.as_raw().cast(), &deadline) };
+    timed(mutex, timeout, what, rc)
+}
+// ANCHOR_END: mutex_within
+
+#[cfg(target_os = "linux")]
+extern "C" {
+    // POSIX calls, in glibc and musl; the `libc` crate does not declare them for Linux.
+    fn pthread_rwlock_timedrdlock(l: *mut libc::pthread_rwlock_t, at: *const libc::timespec)
+        -> i32;
+    fn pthread_rwlock_timedwrlock(l: *mut libc::pthread_rwlock_t, at: *const libc::timespec)
+        -> i32;
+}
+
+/// Takes `lock` (a `raw_sync` `RwLock`) for `access`, waiting at most `timeout`: one
+/// `pthread_rwlock_timedrdlock` or `pthread_rwlock_timedwrlock`.
+///
+/// # Safety
+/// `lock` must be a `raw_sync` `RwLock` (its `as_raw` is a `pthread_rwlock_t`).
+#[cfg(target_os = "linux")]
+pub unsafe fn rwlock_within<'a>(
+    lock: &'a dyn LockImpl,
+    access: Access,
+    timeout: Duration,
+    what: &str,
+) -> Result<Held<'a>> {
+    let (deadline, raw) = (deadline(timeout), lock.as_raw().cast());
+    // SAFETY: the caller's promise that `raw` is an initialized pthread_rwlock_t, kept
+    // mapped while `lock` lives; `deadline` is normalized.
+    let rc = unsafe {
+        match access {
+            Access::Read => pthread_rwlock_timedrdlock(raw, &deadline),
+            Access::Write => pthread_rwlock_timedwrlock(raw, &deadline),
+        }
+    };
+    timed(lock, timeout, what, rc)
 }
 
 /// `Ok` when a pthread call returned 0; else an error naming the call and the error

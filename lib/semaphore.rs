@@ -11,9 +11,11 @@
 //! has no `sem_timedwait`; on macOS, [`Semaphore::init`] says "not supported on this
 //! system". There a named semaphore (`sem_open`) is the only POSIX choice.
 
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use shared_memory::Shmem;
 
 /// Bytes a [`Semaphore`] needs in the segment (at an 8-byte aligned offset).
 #[cfg(not(target_vendor = "apple"))]
@@ -24,29 +26,37 @@ pub const SIZE: usize = 32;
 
 /// A process-shared, unnamed POSIX semaphore at an address inside a shared mapping.
 ///
-/// It is a thin handle: copying the pointer around is fine, and dropping it does nothing.
-/// The creator calls [`Semaphore::destroy`] once every process is done with it.
+/// It is a thin handle, tied to the mapping `'m` it lives in (as the Arrays chapter's
+/// `Array<'a>` is): it cannot outlive the `Shmem`, so a safe `post` never touches
+/// unmapped memory. Copying it is fine, and dropping it does nothing. The creator calls
+/// [`Semaphore::destroy`] once every process is done with it.
 #[derive(Clone, Copy)]
-pub struct Semaphore {
+pub struct Semaphore<'m> {
     #[cfg_attr(target_vendor = "apple", allow(dead_code))]
     sem: *mut u8,
+    _mapping: PhantomData<&'m Shmem>,
 }
 
-impl Semaphore {
-    /// Creates a semaphore with count `value` at `at` (`sem_init` with `pshared = 1`).
+impl<'m> Semaphore<'m> {
+    /// Creates a semaphore with count `value` at `at` in `mapping` (`sem_init` with
+    /// `pshared = 1`). Fails if `at` is not 8-aligned with [`SIZE`] bytes inside it.
     ///
     /// # Safety
-    /// `at` must point to [`SIZE`] writable bytes, aligned to 8, inside a mapping shared
-    /// by every process that will use the semaphore, and stay mapped while it is used.
-    /// No other process may use those bytes before `init` returns.
-    pub unsafe fn init(at: *mut u8, value: u32) -> Result<Semaphore> {
+    /// `mapping` must be shared by every process that will use the semaphore, and no
+    /// other process may use those bytes before `init` returns.
+    pub unsafe fn init(mapping: &'m Shmem, at: *mut u8, value: u32) -> Result<Semaphore<'m>> {
+        crate::semaphores::place(mapping, at, SIZE)?;
         #[cfg(not(target_vendor = "apple"))]
         {
-            // SAFETY: the caller guarantees `at` is valid, aligned and ours alone for now.
+            // SAFETY: `at` is aligned with SIZE bytes inside the mapping (checked), and
+            // ours alone for now (the caller's promise).
             if unsafe { libc::sem_init(at.cast(), 1, value) } != 0 {
                 bail!("sem_init: {}", std::io::Error::last_os_error());
             }
-            Ok(Semaphore { sem: at })
+            Ok(Semaphore {
+                sem: at,
+                _mapping: PhantomData,
+            })
         }
         #[cfg(target_vendor = "apple")]
         {
@@ -58,10 +68,14 @@ impl Semaphore {
     /// A handle to a semaphore another process created with [`Semaphore::init`].
     ///
     /// # Safety
-    /// `at` must be where the creator called `init` in the same segment (mapped here),
-    /// and `init` must have returned before this handle is used.
-    pub unsafe fn attach(at: *mut u8) -> Semaphore {
-        Semaphore { sem: at }
+    /// `at` must be where the creator called `init` in the same segment (`mapping`
+    /// here), and `init` must have returned before this handle is used.
+    pub unsafe fn attach(mapping: &'m Shmem, at: *mut u8) -> Semaphore<'m> {
+        let _ = mapping;
+        Semaphore {
+            sem: at,
+            _mapping: PhantomData,
+        }
     }
 
     /// [`Semaphore::attach`], after checking that the bytes at `at` look like a
@@ -77,9 +91,10 @@ impl Semaphore {
     /// not the book's to know, and this is `attach`.
     ///
     /// # Safety
-    /// As for [`Semaphore::attach`], except that the bytes may be anything (8-aligned,
-    /// [`SIZE`] of them, mapped).
-    pub unsafe fn open(at: *mut u8) -> Result<Semaphore> {
+    /// As for [`Semaphore::attach`], except that the bytes may be anything (their place
+    /// is checked as in `init`).
+    pub unsafe fn open(mapping: &'m Shmem, at: *mut u8) -> Result<Semaphore<'m>> {
+        crate::semaphores::place(mapping, at, SIZE)?;
         #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
         {
             use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
@@ -112,7 +127,7 @@ impl Semaphore {
             }
         }
         // SAFETY: the caller's promise, and the check above where there is one.
-        Ok(unsafe { Semaphore::attach(at) })
+        Ok(unsafe { Semaphore::attach(mapping, at) })
     }
 
     /// Takes one unit, waiting as long as it takes (`sem_wait`). For hot loops whose

@@ -49,6 +49,21 @@ pub fn body(shmem: &Shmem) -> *mut u8 {
     unsafe { shmem.as_ptr().add(HEADER) }
 }
 
+/// Checks that `at` is 8-aligned with `size` bytes inside `mapping`: where a lock that
+/// borrows the mapping may live.
+pub fn place(mapping: &Shmem, at: *mut u8, size: usize) -> Result<()> {
+    let (start, at) = (mapping.as_ptr() as usize, at as usize);
+    let fits = at >= start && at - start + size <= mapping.len();
+    if !fits || at % 8 != 0 {
+        bail!(
+            "a lock of {size} bytes at offset {} does not fit, 8-aligned, in a mapping of {} bytes",
+            at.wrapping_sub(start),
+            mapping.len()
+        );
+    }
+    Ok(())
+}
+
 impl Layout {
     /// Creates a segment of this layout under a fresh name (`tag` says which example),
     /// removed when the guard drops and on Ctrl-C. Its header is still blank.

@@ -16,7 +16,7 @@ pub fn admit(k: u32, workers: u32) -> Result<()> {
     let shmem = segment::create()?;
     let s = shared(&shmem);
     // SAFETY: the object's place is aligned, inside the segment; no helper exists yet.
-    let sem = unsafe { Semaphore::init(object(&shmem), k)? };
+    let sem = unsafe { Semaphore::init(&shmem, object(&shmem), k)? };
     s.room.store(k, Ordering::Relaxed);
     s.workers.store(workers, Ordering::Relaxed);
     segment::publish(&shmem, Object::Semaphore);
@@ -40,7 +40,7 @@ pub fn worker(name: &str) -> Result<()> {
     let shmem = segment::open(name, Object::Semaphore)?;
     let s = shared(&shmem);
     // SAFETY: the header says the parent set up the semaphore there; its bytes are checked.
-    let sem = unsafe { Semaphore::open(object(&shmem))? };
+    let sem = unsafe { Semaphore::open(&shmem, object(&shmem))? };
     attach_and_wait_for_go(s)?;
     sem.wait_within(PROCESS_TIMEOUT, "a place inside")?;
     s.entered.fetch_add(1, Ordering::AcqRel);

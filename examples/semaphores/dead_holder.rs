@@ -31,8 +31,7 @@ pub fn dead_holder() -> Result<()> {
             limit.as_secs_f64()
         ),
     }
-    shared(&shmem).ready.store(0, Ordering::Release);
-    robust(&shmem)
+    robust() // in a segment of its own: a locked mutex must never be initialized again
 }
 
 /// Starts a helper that locks the mutex, waits until it holds it, kills it.
@@ -52,13 +51,13 @@ pub fn kill_holder(shmem: &Shmem, which: &str) -> Result<()> {
 
 // ANCHOR: robust
 #[cfg(target_os = "linux")]
-fn robust(shmem: &Shmem) -> Result<()> {
-    let s = shared(shmem);
-    // SAFETY: the raw_sync mutex there is abandoned (its holder is dead, and it needs
-    // no destroy on Linux); we initialize a new mutex over it, nobody else runs.
-    let mutex = unsafe { PMutex::init(object(shmem), Kind::Robust)? };
-    segment::publish(shmem, Object::Robust);
-    kill_holder(shmem, "robust")?;
+fn robust() -> Result<()> {
+    let shmem = segment::create()?;
+    let s = shared(&shmem);
+    // SAFETY: the object's place is aligned, inside the segment; no helper exists yet.
+    let mutex = unsafe { PMutex::init(&shmem, object(&shmem), Kind::Robust)? };
+    segment::publish(&shmem, Object::Robust);
+    kill_holder(&shmem, "robust")?;
     let deadline = shmbook::locks::deadline(Duration::from_millis(500));
     // SAFETY: the mutex was initialized above and stays mapped; `deadline` is valid.
     let rc = unsafe { libc::pthread_mutex_timedlock(mutex.0, &deadline) };
@@ -88,7 +87,7 @@ fn robust(shmem: &Shmem) -> Result<()> {
 // ANCHOR_END: robust
 
 #[cfg(not(target_os = "linux"))]
-fn robust(_shmem: &Shmem) -> Result<()> {
+fn robust() -> Result<()> {
     println!("robust mutexes: not supported on this system");
     Ok(())
 }
@@ -111,7 +110,7 @@ pub fn hold(name: &str) -> Result<()> {
         _raw_guard = lock_within(mutex, PROCESS_TIMEOUT, "the mutex")?;
     } else {
         // SAFETY: the header says the parent set up a robust PMutex there (kind checked).
-        let mutex = unsafe { PMutex::open(at, Kind::Robust)? };
+        let mutex = unsafe { PMutex::open(&shmem, at, Kind::Robust)? };
         check("pthread_mutex_lock", mutex.lock())?;
         s.data.store(1, Ordering::Release); // "half-way through an update"
     }

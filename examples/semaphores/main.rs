@@ -7,6 +7,8 @@ mod event;
 mod owner;
 mod pmutex;
 mod rwlock;
+#[cfg(target_os = "linux")]
+mod starve;
 mod timeout_bug;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -37,6 +39,12 @@ enum Command {
     },
     /// Readers share a read-write lock, a writer is alone
     Rwlock,
+    /// Readers that keep coming starve a waiting writer (glibc's default); --prefer-writer fixes it
+    Starve {
+        /// Set the lock up to prefer a waiting writer (glibc's PREFER_WRITER_NONRECURSIVE_NP)
+        #[arg(long)]
+        prefer_writer: bool,
+    },
     /// Wait for "the data is ready" without polling
     Event,
     /// A holder dies: raw_sync's mutex stays locked, a robust one recovers
@@ -63,6 +71,17 @@ enum Command {
     /// (helper) the writer of `rwlock`
     #[command(name = "_writer", hide = true)]
     Writer(cli::Segment),
+    /// (helper) reader ME (0 or 1) of `starve`'s relay
+    #[command(name = "_relay", hide = true)]
+    Relay {
+        #[arg(value_parser = cli::segment_name)]
+        name: String,
+        #[arg(value_parser = clap::value_parser!(u32).range(0..=1))]
+        me: u32,
+    },
+    /// (helper) the writer of `starve`
+    #[command(name = "_starved", hide = true)]
+    Starved(cli::Segment),
     /// (helper) wait for `event`'s data
     #[command(name = "_consumer", hide = true)]
     Consumer(cli::Segment),
@@ -83,6 +102,17 @@ fn main() -> std::process::ExitCode {
             .exit(),
         Command::Admit { k, workers } => admit::admit(k, workers),
         Command::Rwlock => rwlock::rwlock(),
+        #[cfg(target_os = "linux")]
+        Command::Starve { prefer_writer } => starve::starve(prefer_writer),
+        #[cfg(target_os = "linux")]
+        Command::Relay { name, me } => starve::relay(&name, me),
+        #[cfg(target_os = "linux")]
+        Command::Starved(cli::Segment { name }) => starve::starved(&name),
+        #[cfg(not(target_os = "linux"))]
+        Command::Starve { .. } | Command::Relay { .. } | Command::Starved(_) => {
+            println!("read-write lock kinds: not supported on this system");
+            Ok(())
+        }
         Command::Event => event::event(),
         Command::DeadHolder => dead_holder::dead_holder(),
         Command::TimeoutBug => timeout_bug::timeout_bug(),

@@ -14,7 +14,7 @@ use crate::pmutex::{Kind, PMutex};
 pub fn release() -> Result<()> {
     let shmem = create()?;
     // SAFETY: the object's place is 8-aligned inside the segment; no helper exists yet.
-    let sem = unsafe { Semaphore::init(object(&shmem), 1)? };
+    let sem = unsafe { Semaphore::init(&shmem, object(&shmem), 1)? };
     publish(&shmem, Object::Semaphore); // the header: "a semaphore, set up"
     sem.wait_within(PROCESS_TIMEOUT, "the semaphore")?;
     println!("parent: took the semaphore; its count is {}", sem.value()?);
@@ -30,7 +30,7 @@ pub fn post_unowned(name: &str) -> Result<()> {
     // `open` checks the segment's length and header; `Semaphore::open` the bytes.
     let shmem = open(name, Object::Semaphore)?;
     // SAFETY: the header says the parent set up a semaphore there (bytes checked).
-    let sem = unsafe { Semaphore::open(object(&shmem))? };
+    let sem = unsafe { Semaphore::open(&shmem, object(&shmem))? };
     sem.post()?; // this process never called wait: a semaphore has no owner
     println!("helper: released it without ever taking it: allowed");
     Ok(())
@@ -41,7 +41,7 @@ pub fn post_unowned(name: &str) -> Result<()> {
 pub fn unlock_other() -> Result<()> {
     let shmem = create()?;
     // SAFETY: the object's place is aligned, inside the segment; no helper exists yet.
-    let mutex = unsafe { PMutex::init(object(&shmem), Kind::ErrorCheck)? };
+    let mutex = unsafe { PMutex::init(&shmem, object(&shmem), Kind::ErrorCheck)? };
     publish(&shmem, Object::ErrorCheck);
     check("pthread_mutex_lock", mutex.lock())?; // free, so this returns at once
     println!("parent: locked the error-checking mutex");
@@ -58,7 +58,7 @@ pub fn unlock_unowned(name: &str) -> Result<()> {
     let shmem = open(name, Object::ErrorCheck)?;
     // SAFETY: the header says the parent set up an error-checking mutex there (kind
     // checked by `PMutex::open`).
-    let mutex = unsafe { PMutex::open(object(&shmem), Kind::ErrorCheck)? };
+    let mutex = unsafe { PMutex::open(&shmem, object(&shmem), Kind::ErrorCheck)? };
     let rc = mutex.unlock();
     println!(
         "helper: pthread_mutex_unlock on the parent's mutex: {}",

@@ -1,14 +1,17 @@
 //! A pthread mutex set up by hand (section "A semaphore has no owner"), for the kinds
 //! `raw_sync` cannot make: error-checking and robust.
 
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 use anyhow::Result;
+use shared_memory::Shmem;
 use shmbook::locks::check;
 
 // ANCHOR: pmutex
-/// A process-shared pthread mutex set up by hand, of a kind raw_sync cannot make.
-pub struct PMutex(pub *mut libc::pthread_mutex_t);
+/// A process-shared pthread mutex set up by hand, of a kind raw_sync cannot make;
+/// the handle borrows the mapping it lives in, so it cannot outlive it.
+pub struct PMutex<'m>(pub *mut libc::pthread_mutex_t, PhantomData<&'m Shmem>);
 
 #[derive(Clone, Copy)]
 pub enum Kind {
@@ -44,59 +47,47 @@ impl Kind {
 }
 // ANCHOR_END: pmutex
 
-impl PMutex {
+impl<'m> PMutex<'m> {
     // ANCHOR: init
-    /// Initializes a process-shared mutex of `kind` at `at`.
+    /// Initializes a process-shared mutex of `kind` at `at`, inside `mapping`.
     ///
     /// # Safety
-    /// `at` must be 8-aligned, inside a shared mapping, with room for a
-    /// `pthread_mutex_t`, and no other process may use it before this returns.
-    pub unsafe fn init(at: *mut u8, kind: Kind) -> Result<PMutex> {
-        // Written by pthread_mutexattr_init through a pointer and never read as a Rust
-        // value, so it may stay uninitialized (raw_sync's `assume_init()` may not).
-        let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-        let a = attr.as_mut_ptr();
-        // SAFETY: `a` is writable memory for an attribute object, initialized by the
-        // first call before the others use it; `at` is valid and ours alone (the
-        // caller's promise); the mutex keeps no reference to its attributes.
-        unsafe {
-            check("pthread_mutexattr_init", libc::pthread_mutexattr_init(a))?;
-            let pshared = libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED);
-            let set_up = check("pthread_mutexattr_setpshared", pshared)
-                .and_then(|()| kind.set(a))
-                .and_then(|()| check("pthread_mutex_init", libc::pthread_mutex_init(at.cast(), a)));
-            libc::pthread_mutexattr_destroy(a);
-            set_up?;
-        }
-        Ok(PMutex(at.cast()))
+    /// No other process may use the bytes at `at` before this returns.
+    pub unsafe fn init(mapping: &'m Shmem, at: *mut u8, kind: Kind) -> Result<PMutex<'m>> {
+        shmbook::semaphores::place(mapping, at, size_of::<libc::pthread_mutex_t>())?;
+        // SAFETY: `at` is aligned, inside the mapping (checked), ours alone (promised).
+        unsafe { init_at(at, kind)? };
+        Ok(PMutex(at.cast(), PhantomData))
     }
     // ANCHOR_END: init
 
-    /// A handle to a mutex another process initialized at `at`.
+    /// A handle to a mutex another process initialized at `at` in `mapping`.
     ///
     /// # Safety
-    /// `init` must have returned for this address, and the segment stays mapped.
-    pub unsafe fn attach(at: *mut u8) -> PMutex {
-        PMutex(at.cast())
+    /// `init` must have returned for this address of the same segment.
+    pub unsafe fn attach(mapping: &'m Shmem, at: *mut u8) -> PMutex<'m> {
+        let _ = mapping;
+        PMutex(at.cast(), PhantomData)
     }
 
     /// [`PMutex::attach`], after checking that the bytes at `at` hold a mutex of `kind`
     /// (see `shmbook::locks::same_mutex_kind`).
     ///
     /// # Safety
-    /// `at` must be 8-aligned with room for a `pthread_mutex_t`, and stay mapped.
-    pub unsafe fn open(at: *mut u8, kind: Kind) -> Result<PMutex> {
+    /// `at` may hold anything, but other processes may be using it.
+    pub unsafe fn open(mapping: &'m Shmem, at: *mut u8, kind: Kind) -> Result<PMutex<'m>> {
+        shmbook::semaphores::place(mapping, at, size_of::<libc::pthread_mutex_t>())?;
         let mut reference = [0u64; 16]; // 128 bytes, room for any pthread_mutex_t
         let base: *mut u8 = reference.as_mut_ptr().cast();
         // SAFETY: `base` is our own aligned memory, larger than a pthread_mutex_t.
-        let mine = unsafe { PMutex::init(base, kind)? };
-        // SAFETY: `at` is aligned and mapped (the caller's promise), `base` initialized.
+        unsafe { init_at(base, kind)? };
+        // SAFETY: `at` is aligned and mapped (checked), `base` initialized.
         let same = unsafe { shmbook::locks::same_mutex_kind(at, base) };
-        // SAFETY: nobody but this function ever saw the reference mutex.
-        unsafe { mine.destroy() };
+        // SAFETY: nobody but this function ever saw the reference mutex; it is unlocked.
+        unsafe { libc::pthread_mutex_destroy(base.cast()) };
         same?;
         // SAFETY: the kind matches that of a mutex `init` made.
-        Ok(unsafe { PMutex::attach(at) })
+        Ok(unsafe { PMutex::attach(mapping, at) })
     }
 
     /// pthread_mutex_lock / unlock return an error number: 0 means success.
@@ -119,3 +110,30 @@ impl PMutex {
         unsafe { libc::pthread_mutex_destroy(self.0) };
     }
 }
+
+// ANCHOR: init_at
+/// Makes the attribute object, marks it process-shared, sets the kind, initializes the
+/// mutex at `at` with it and destroys the attributes again.
+///
+/// # Safety
+/// `at` must be 8-aligned, writable, with room for a `pthread_mutex_t`, and no other
+/// process may use it before this returns.
+unsafe fn init_at(at: *mut u8, kind: Kind) -> Result<()> {
+    // Written by pthread_mutexattr_init through a pointer and never read as a Rust
+    // value, so it may stay uninitialized (raw_sync's `assume_init()` may not).
+    let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+    let a = attr.as_mut_ptr();
+    // SAFETY: `a` is writable memory for an attribute object, initialized by the first
+    // call before the others use it; `at` is valid and ours alone (the caller's
+    // promise); the mutex keeps no reference to its attributes.
+    unsafe {
+        check("pthread_mutexattr_init", libc::pthread_mutexattr_init(a))?;
+        let pshared = libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED);
+        let set_up = check("pthread_mutexattr_setpshared", pshared)
+            .and_then(|()| kind.set(a))
+            .and_then(|()| check("pthread_mutex_init", libc::pthread_mutex_init(at.cast(), a)));
+        libc::pthread_mutexattr_destroy(a);
+        set_up
+    }
+}
+// ANCHOR_END: init_at

@@ -55,7 +55,7 @@ fn report(s: &Shared) {
 }
 
 /// A helper's handle on the parent's read-write lock, after checking the header.
-fn attach(name: &str) -> Result<(shared_memory::Shmem, Box<dyn LockImpl>)> {
+pub fn attach(name: &str) -> Result<(shared_memory::Shmem, Box<dyn LockImpl>)> {
     let shmem = segment::open(name, Object::RwLock)?;
     // SAFETY: the header says the parent created the lock there before starting us.
     let (lock, _) = unsafe { RwLock::from_existing(object(&shmem), std::ptr::null_mut()) }

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 use raw_sync::locks::{LockInit, Mutex};
+use shared_memory::Shmem;
 use shmbook::locks::check_raw_sync_mutex;
 use shmbook::measure::now_ns;
 use shmbook::semaphore::Semaphore;
@@ -39,7 +40,7 @@ pub fn count(name: &str, slot: usize) -> Result<()> {
     })?;
     match v {
         Variant::Racy | Variant::Atomic | Variant::Local => add_unlocked(v, &s.count, n),
-        Variant::Mutex | Variant::Held | Variant::Sem => add_locked(v, &s.count, body(&shmem), n)?,
+        Variant::Mutex | Variant::Held | Variant::Sem => add_locked(v, &s.count, &shmem, n)?,
     }
     s.end_ns[slot].store(now_ns(), Ordering::Release);
     Ok(())
@@ -73,8 +74,9 @@ fn add_unlocked(v: Variant, c: &AtomicU64, n: u64) {
 // ANCHOR_END: unlocked
 
 // ANCHOR: locked
-/// The variants with a lock, which the parent set up in the body at `base`.
-fn add_locked(v: Variant, c: &AtomicU64, base: *mut u8, n: u64) -> Result<()> {
+/// The variants with a lock, which the parent set up in the body of `shmem`.
+fn add_locked(v: Variant, c: &AtomicU64, shmem: &Shmem, n: u64) -> Result<()> {
+    let base = body(shmem);
     if v == Variant::Mutex {
         // SAFETY: the header says the parent set up the mutex at MUTEX_AT; its kind is
         // checked before raw_sync uses it.
@@ -90,7 +92,7 @@ fn add_locked(v: Variant, c: &AtomicU64, base: *mut u8, n: u64) -> Result<()> {
         return Ok(());
     }
     // SAFETY: the header says the parent set up the semaphore at SEM_AT (bytes checked).
-    let sem = unsafe { Semaphore::open(base.add(SEM_AT))? };
+    let sem = unsafe { Semaphore::open(shmem, base.add(SEM_AT))? };
     if v == Variant::Held {
         sem.wait()?; // taken once: the other process waits for the whole loop
         (0..n).for_each(|_| add_one(c));

@@ -38,6 +38,9 @@ enum Command {
         /// Helper processes adding at once: 2, or 1 to time each variant alone
         #[arg(long, default_value = "2", value_parser = clap::value_parser!(u32).range(1..=2))]
         processes: u32,
+        /// Print one JSON object (every variant's count and seconds) instead of the table
+        #[arg(long)]
+        json: bool,
     },
     /// (helper) attach to NAME and add the way its header says
     #[command(name = "_count", hide = true)]
@@ -60,7 +63,8 @@ fn main() -> std::process::ExitCode {
             seeds,
             variant,
             processes,
-        } => measure::run(if seeds { SEEDS_N } else { n }, variant, processes),
+            json,
+        } => measure::run(if seeds { SEEDS_N } else { n }, variant, processes, json),
         Command::Count { name, slot } => count::count(&name, slot as usize),
     })
 }

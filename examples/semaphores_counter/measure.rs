@@ -57,16 +57,19 @@ pub fn shared(shmem: &Shmem) -> &Shared {
 
 // ANCHOR: lock
 /// The lock a variant uses, set up by the parent before any helper starts.
-enum Lock {
+enum Lock<'m> {
     None,
-    Sem(Semaphore),
+    Sem(Semaphore<'m>),
     Mutex(Box<dyn LockImpl>),
 }
 
-fn set_up(v: Variant, base: *mut u8) -> Result<Lock> {
+fn set_up(v: Variant, shmem: &Shmem) -> Result<Lock<'_>> {
+    let base = body(shmem);
     Ok(match v {
-        // SAFETY: SEM_AT is 8-aligned, inside the segment; no helper exists yet.
-        Variant::Held | Variant::Sem => Lock::Sem(unsafe { Semaphore::init(base.add(SEM_AT), 1)? }),
+        Variant::Held | Variant::Sem => {
+            // SAFETY: SEM_AT is in the segment (init checks it); no helper exists yet.
+            Lock::Sem(unsafe { Semaphore::init(shmem, base.add(SEM_AT), 1)? })
+        }
         // SAFETY: MUTEX_AT leaves room for a pthread_mutex_t inside the segment, no
         // helper exists yet; the data pointer is the counter, which the mutex guards.
         Variant::Mutex => Lock::Mutex(
@@ -79,7 +82,7 @@ fn set_up(v: Variant, base: *mut u8) -> Result<Lock> {
 }
 // ANCHOR_END: lock
 
-impl Lock {
+impl Lock<'_> {
     /// Destroys the OS object: raw_sync's Drop never does; the creator does it, last.
     ///
     /// # Safety
@@ -104,7 +107,7 @@ fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
     let shmem = SEGMENT.create("counter")?;
     let s = shared(&shmem);
     s.n.store(n, Ordering::Relaxed);
-    let lock = set_up(v, body(&shmem))?;
+    let lock = set_up(v, &shmem)?;
     SEGMENT.publish(&shmem, v as u32); // the header: "this variant, set up"
 
     let helpers = (0..processes)
@@ -128,18 +131,28 @@ fn measure(v: Variant, n: u64, processes: u32) -> Result<(u64, f64)> {
 }
 // ANCHOR_END: measure
 
-/// Times every variant (or `only`) and prints one line for each.
-pub fn run(n: u64, only: Option<Variant>, processes: u32) -> Result<()> {
+/// Times every variant (or `only`) and prints one line for each, or (`json`) one
+/// JSON object with every variant's count and seconds, for `scripts/record-counter`.
+pub fn run(n: u64, only: Option<Variant>, processes: u32, json: bool) -> Result<()> {
     let expected = u64::from(processes) * n;
-    match processes {
-        1 => println!("1 process adds 1 to a shared counter {n} times, alone: {expected} expected"),
-        _ => println!("2 processes each add 1 to a shared counter {n} times: {expected} expected"),
+    match (json, processes) {
+        (true, _) => {}
+        (false, 1) => {
+            println!("1 process adds 1 to a shared counter {n} times, alone: {expected} expected")
+        }
+        (false, _) => {
+            println!("2 processes each add 1 to a shared counter {n} times: {expected} expected")
+        }
     }
+    let mut ways = Vec::new();
     for &v in Variant::value_variants() {
         if only.is_some_and(|o| o != v) {
             continue;
         }
         match measure(v, n, processes) {
+            Ok((count, secs)) if json => ways.push(serde_json::json!({
+                "variant": v.word(), "count": count, "seconds": secs,
+            })),
             Ok((count, secs)) => {
                 let verdict = match (v, count == expected) {
                     (Variant::Racy, _) => "no guarantee",
@@ -160,6 +173,10 @@ pub fn run(n: u64, only: Option<Variant>, processes: u32) -> Result<()> {
             }
             Err(e) => return Err(e.context(format!("variant '{}'", v.word()))),
         }
+    }
+    if json {
+        let run = serde_json::json!({ "processes": processes, "n": n, "ways": ways });
+        println!("{run}");
     }
     Ok(())
 }

@@ -41,6 +41,10 @@ pub struct Shared {
     pub workers: AtomicU32,
     pub entered: AtomicU32,
     pub data: AtomicU64,
+    /// `starve`: the writer has asked for the lock.
+    pub asking: AtomicU32,
+    /// `starve`: readers that got in while the writer was waiting.
+    pub before_writer: AtomicU32,
 }
 
 /// Where the semaphore, mutex, read-write lock or event lives in the body.
@@ -101,4 +105,24 @@ pub fn attach_and_wait_for_go(s: &Shared) -> Result<()> {
     wait::until("the parent's go", PROCESS_TIMEOUT, || {
         s.go.load(Ordering::Acquire) == 1
     })
+}
+
+/// Whether process `pid` is asleep, for a demo that must know another process is
+/// blocked in the kernel before it goes on. Linux: its state is `S` in
+/// `/proc/PID/stat`. Elsewhere it cannot tell: it waits 100 ms and says yes.
+pub fn asleep(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses.
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('S'))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        std::thread::sleep(Duration::from_millis(100));
+        true
+    }
 }

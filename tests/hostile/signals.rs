@@ -10,7 +10,7 @@
 //! the first, while the example cleans up; it must then die by one of the two.
 //!
 //! Cases: 16 commands of [`QUICK`] (a seeded pick) per `cargo test`, each with a
-//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 34, and
+//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 35, and
 //! `HOSTILE_SIGNAL_ROUNDS=N` repeats that N times.
 
 use std::time::Duration;
@@ -51,9 +51,10 @@ pub const QUICK: &[(&str, &[&str], u64)] = &[
     ("semaphores", &["unlock-other"], 40),
     ("semaphores", &["admit"], 250),
     ("semaphores", &["rwlock"], 250),
-    ("semaphores", &["event"], 80),
+    ("semaphores", &["starve"], 250),
+    ("semaphores", &["event"], 250),
     ("semaphores", &["dead-holder"], 250),
-    ("semaphores", &["timeout-bug"], 1300),
+    ("semaphores", &["timeout-bug"], 1600),
     ("semaphores_counter", &["run", "--n", "2000"], 200),
     ("alternatives", &["isolation"], 50),
     (
@@ -266,7 +267,7 @@ pub fn a_closed_standard_output_is_not_a_panic() {
 /// `error:` line (e.g. "no room in /dev/shm"); never SIGBUS or a panic; nothing left.
 ///
 /// Cases: 8 commands of [`QUICK`] (seeded pick), each with one of the two sizes;
-/// `HOSTILE_FULL=1`: all 34 × both sizes.
+/// `HOSTILE_FULL=1`: all 35 × both sizes.
 pub fn a_small_dev_shm_is_an_error_not_a_crash() {
     if !common::sandbox_or_ignore("small-shm") {
         return;
