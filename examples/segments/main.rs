@@ -13,6 +13,7 @@ mod naming;
 mod ownership;
 mod perms;
 mod threads;
+mod unlink_early;
 
 use clap::{Parser, Subcommand};
 use shmbook::cli;
@@ -70,6 +71,8 @@ enum Command {
     Threads,
     /// Who may open a segment
     Perms,
+    /// Remove the name once every process has the segment open: nothing can leak
+    UnlinkEarly,
     /// (helper) open NAME, read the creator's greeting, answer
     #[command(name = "_answer", hide = true)]
     Answer(cli::Segment),
@@ -84,6 +87,9 @@ enum Command {
     /// (helper) create NAME as its owner and wait to be killed
     #[command(name = "_own", hide = true)]
     Own(cli::Segment),
+    /// (helper) create NAME, remove the name once the parent has it open, wait to be killed
+    #[command(name = "_unlink_early", hide = true)]
+    UnlinkEarlyOwner(cli::Segment),
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,5 +114,7 @@ fn main() -> std::process::ExitCode {
         Command::OpenEarly { name, retry } => errors::open_early(&name, retry),
         Command::Threads => threads::run(),
         Command::Perms => perms::run(),
+        Command::UnlinkEarly => unlink_early::run(),
+        Command::UnlinkEarlyOwner(cli::Segment { name }) => unlink_early::owner(&name),
     })
 }
