@@ -12,6 +12,7 @@ mod leftovers;
 mod naming;
 mod ownership;
 mod perms;
+mod squat;
 mod threads;
 mod unlink_early;
 
@@ -71,6 +72,8 @@ enum Command {
     Threads,
     /// Who may open a segment
     Perms,
+    /// Another user takes a predictable name first: the attack and the defence
+    Squat,
     /// Remove the name once every process has the segment open: nothing can leak
     UnlinkEarly,
     /// (helper) open NAME, read the creator's greeting, answer
@@ -87,6 +90,9 @@ enum Command {
     /// (helper) create NAME as its owner and wait to be killed
     #[command(name = "_own", hide = true)]
     Own(cli::Segment),
+    /// (helper) as another user if root, create NAME first, mode 0666; read what comes
+    #[command(name = "_squat", hide = true)]
+    Squatter(cli::Segment),
     /// (helper) create NAME, remove the name once the parent has it open, wait to be killed
     #[command(name = "_unlink_early", hide = true)]
     UnlinkEarlyOwner(cli::Segment),
@@ -114,6 +120,8 @@ fn main() -> std::process::ExitCode {
         Command::OpenEarly { name, retry } => errors::open_early(&name, retry),
         Command::Threads => threads::run(),
         Command::Perms => perms::run(),
+        Command::Squat => squat::run(),
+        Command::Squatter(cli::Segment { name }) => squat::squatter(&name),
         Command::UnlinkEarly => unlink_early::run(),
         Command::UnlinkEarlyOwner(cli::Segment { name }) => unlink_early::owner(&name),
     })
