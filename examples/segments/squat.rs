@@ -38,7 +38,12 @@ pub fn run() -> Result<()> {
     .map_err(os::explain)?;
     // SAFETY: TEXT + SECRET.len() bytes lie inside the 4096-byte mapping; the squatter
     // reads them only after the Release store below, and nothing else writes there.
-    unsafe { shmem.as_ptr().add(TEXT).copy_from(SECRET.as_ptr(), SECRET.len()) };
+    unsafe {
+        shmem
+            .as_ptr()
+            .add(TEXT)
+            .copy_from(SECRET.as_ptr(), SECRET.len())
+    };
     as_atomics(&shmem)[0].store(1, Ordering::Release);
     let secret = SECRET.escape_ascii();
     println!("naive:   create failed (EEXIST), so it opened {name} and wrote \"{secret}\"");
@@ -60,8 +65,8 @@ pub fn create_or_open_checked(name: &str, size: i64) -> Result<OwnedFd> {
         Err(Errno::EEXIST) => {}
         Err(e) => return Err(e).with_context(|| format!("creating {name}")),
     }
-    let fd = shm_open(name, OFlag::O_RDWR, Mode::empty())
-        .with_context(|| format!("opening {name}"))?;
+    let fd =
+        shm_open(name, OFlag::O_RDWR, Mode::empty()).with_context(|| format!("opening {name}"))?;
     // Check the object this descriptor refers to, not the name: the name could be
     // replaced between a check and an open, the descriptor cannot.
     let st = fstat(&fd).with_context(|| format!("fstat of {name}"))?;
@@ -70,7 +75,10 @@ pub fn create_or_open_checked(name: &str, size: i64) -> Result<OwnedFd> {
         bail!("{name} is open to other users (mode {mode:04o}): refused");
     }
     if st.st_uid != os::uid() {
-        bail!("{name} belongs to user {}, not to this one: refused", st.st_uid);
+        bail!(
+            "{name} belongs to user {}, not to this one: refused",
+            st.st_uid
+        );
     }
     Ok(fd)
 }
@@ -95,7 +103,11 @@ pub fn squatter(name: &str) -> Result<()> {
     // ever accessed atomically, by both processes; `map` outlives the reference.
     let written = unsafe { AtomicU64::from_ptr(map.as_ptr() as *mut u64) };
     let seen = || written.load(Ordering::Acquire) == 1;
-    wait::until("someone to write into the squatted segment", PROCESS_TIMEOUT, seen)?;
+    wait::until(
+        "someone to write into the squatted segment",
+        PROCESS_TIMEOUT,
+        seen,
+    )?;
     let text = &map[TEXT..TEXT + SECRET.len()];
     println!("squatter: read \"{}\"", text.escape_ascii());
     Ok(())

@@ -57,6 +57,9 @@ pub fn owner(name: &str) -> Result<()> {
     words[3].store(UNLINKED, Release); // publishes the 42 too
 
     std::thread::sleep(PROCESS_TIMEOUT); // bounded: the parent kills us before this ends
-    bail!("nobody killed this owner within {} s", PROCESS_TIMEOUT.as_secs())
+    bail!(
+        "nobody killed this owner within {} s",
+        PROCESS_TIMEOUT.as_secs()
+    )
 }
 // ANCHOR_END: owner
