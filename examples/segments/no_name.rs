@@ -37,7 +37,8 @@ mod linux {
         nix::unistd::ftruncate(&fd, 4096).context("ftruncate")?;
         let mut map = map(&fd)?;
         map[..GREETING.len()].copy_from_slice(GREETING);
-        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .context("reading the descriptor's link in /proc")?;
         println!("parent: memfd_create made 4096 bytes; its only name: {link:?}");
 
         let (ours, theirs) = UnixStream::pair().context("socketpair")?;

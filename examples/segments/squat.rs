@@ -27,7 +27,7 @@ pub fn run() -> Result<()> {
     wait::until("the squatter's segment", PROCESS_TIMEOUT, made)?;
 
     match create_or_open_checked(&name, 4096) {
-        Ok(_) => println!("careful: opened {name}, which is not its own"),
+        Ok(_) => bail!("careful: accepted {name}, which the squatter made"),
         Err(e) => println!("careful: {e:#}"),
     }
     // The naive create-or-open: create, and on EEXIST open whatever has the name.
@@ -121,9 +121,15 @@ fn become_someone_else() -> Result<&'static str> {
         use nix::unistd::{setgid, setgroups, setuid, Gid, Uid, User};
         let nobody = User::from_name("nobody").ok().flatten();
         let (uid, gid) = nobody.map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw()));
+        let parent = nix::unistd::getppid();
         setgroups(&[]).context("setgroups")?;
         setgid(Gid::from_raw(gid)).context("setgid")?;
         setuid(Uid::from_raw(uid)).context("setuid")?;
+        // A change of user clears the "end with the parent" signal: set it again.
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).context("prctl")?;
+        if nix::unistd::getppid() != parent {
+            bail!("the parent ended while this squatter changed user");
+        }
         return Ok("another user (root started it as nobody)");
     }
     Ok("this same user (only root can start it as another)")
