@@ -64,6 +64,16 @@ impl Helper {
         Self::start_with(role, args, Stdio::piped(), Stdio::piped())
     }
 
+    /// Like [`Helper::spawn`], with `stdin` as the helper's standard input: one end of
+    /// a Unix socket, say, over which the parent then passes it descriptors.
+    pub fn spawn_with_stdin(
+        role: &str,
+        args: &[&str],
+        stdin: impl Into<Stdio>,
+    ) -> anyhow::Result<Helper> {
+        Self::start_with(role, args, stdin.into(), Stdio::inherit())
+    }
+
     fn start(role: &str, args: &[&str], stdout: Stdio) -> anyhow::Result<Helper> {
         Self::start_with(role, args, Stdio::null(), stdout)
     }

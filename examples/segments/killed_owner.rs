@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
-use shared_memory::ShmemConf;
+use shared_memory::{Shmem, ShmemConf};
 use shmbook::cleanup::{self, Resource};
 use shmbook::helper::{self, Helper};
 use shmbook::{names, os, wait, yes_no, PROCESS_TIMEOUT};
@@ -33,8 +33,9 @@ pub fn run() -> Result<()> {
 }
 // ANCHOR_END: killed_owner
 
-/// Waits (bounded) until the helper has created the segment and marked it ready.
-fn wait_until_ready(name: &str) -> Result<()> {
+/// Waits (bounded) until the helper has created the segment and marked it ready;
+/// returns this process's mapping of it.
+pub fn wait_until_ready(name: &str) -> Result<Shmem> {
     let viewer = wait::retry_while(
         PROCESS_TIMEOUT,
         || ShmemConf::new().os_id(name).open(),
@@ -47,11 +48,12 @@ fn wait_until_ready(name: &str) -> Result<()> {
         .context("the helper's segment is empty")?;
     wait::until("the helper's ready mark", PROCESS_TIMEOUT, || {
         ready.load(Ordering::Acquire) == READY
-    })
+    })?;
+    Ok(viewer)
 }
 
 /// The value the owner stores in the first word once the segment is set up.
-const READY: u64 = 0x0052_4541_4459; // "READY" in ASCII
+pub const READY: u64 = 0x0052_4541_4459; // "READY" in ASCII
 
 // ANCHOR: own
 pub fn own_until_killed(name: &str) -> Result<()> {

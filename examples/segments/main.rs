@@ -10,9 +10,12 @@ mod interrupt;
 mod killed_owner;
 mod leftovers;
 mod naming;
+mod no_name;
 mod ownership;
 mod perms;
+mod squat;
 mod threads;
+mod unlink_early;
 
 use clap::{Parser, Subcommand};
 use shmbook::cli;
@@ -70,6 +73,12 @@ enum Command {
     Threads,
     /// Who may open a segment
     Perms,
+    /// Another user takes a predictable name first: the attack and the defence
+    Squat,
+    /// Remove the name once every process has the segment open: nothing can leak
+    UnlinkEarly,
+    /// Memory with no name: memfd_create, its descriptor passed over a Unix socket
+    NoName,
     /// (helper) open NAME, read the creator's greeting, answer
     #[command(name = "_answer", hide = true)]
     Answer(cli::Segment),
@@ -84,6 +93,15 @@ enum Command {
     /// (helper) create NAME as its owner and wait to be killed
     #[command(name = "_own", hide = true)]
     Own(cli::Segment),
+    /// (helper) as another user if root, create NAME first, mode 0666; read what comes
+    #[command(name = "_squat", hide = true)]
+    Squatter(cli::Segment),
+    /// (helper) receive a descriptor on standard input (a Unix socket), answer through it
+    #[command(name = "_no_name", hide = true)]
+    NoNameHelper,
+    /// (helper) create NAME, remove the name once the parent has it open, wait to be killed
+    #[command(name = "_unlink_early", hide = true)]
+    UnlinkEarlyOwner(cli::Segment),
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,5 +126,11 @@ fn main() -> std::process::ExitCode {
         Command::OpenEarly { name, retry } => errors::open_early(&name, retry),
         Command::Threads => threads::run(),
         Command::Perms => perms::run(),
+        Command::Squat => squat::run(),
+        Command::Squatter(cli::Segment { name }) => squat::squatter(&name),
+        Command::NoName => no_name::run(),
+        Command::NoNameHelper => no_name::receive(),
+        Command::UnlinkEarly => unlink_early::run(),
+        Command::UnlinkEarlyOwner(cli::Segment { name }) => unlink_early::owner(&name),
     })
 }

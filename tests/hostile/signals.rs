@@ -10,7 +10,7 @@
 //! the first, while the example cleans up; it must then die by one of the two.
 //!
 //! Cases: 16 commands of [`QUICK`] (a seeded pick) per `cargo test`, each with a
-//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 35, and
+//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 39, and
 //! `HOSTILE_SIGNAL_ROUNDS=N` repeats that N times.
 
 use std::time::Duration;
@@ -30,6 +30,9 @@ pub const QUICK: &[(&str, &[&str], u64)] = &[
     ("segments", &["killed-owner"], 60),
     ("segments", &["threads"], 50),
     ("segments", &["perms"], 30),
+    ("segments", &["squat"], 60),
+    ("segments", &["unlink-early"], 60),
+    ("segments", &["no-name"], 50),
     ("segments", &["hold", "--seconds", "2"], 2000),
     ("sizing", &["table"], 30),
     ("sizing", &["zero"], 20),

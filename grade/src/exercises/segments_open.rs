@@ -32,6 +32,7 @@ const ONE_OWNER: Hint = Hint("only the process whose create() succeeded owns the
 const OWNER_REMOVES: Hint = Hint("the owner's Shmem removes the segment when it drops: don't give ownership away (set_owner(false)) or forget the Shmem");
 const TOO_SMALL: Hint =
     Hint("compare the opened segment's len() with the size asked for: a smaller one is an error");
+const SQUAT: Hint = Hint("a segment you did not create may be planted by someone else: after open, check its owner and mode (shmbook::os::shm_stat, shmbook::os::uid) and refuse one that is not yours or that other users may open");
 
 pub const HINTS: &[Hint] = &[
     BOUNDED,
@@ -41,6 +42,7 @@ pub const HINTS: &[Hint] = &[
     ONE_OWNER,
     OWNER_REMOVES,
     TOO_SMALL,
+    SQUAT,
 ];
 
 /// The size every racer asks for: not a whole number of pages.
@@ -165,7 +167,55 @@ fn check(ctx: &Ctx) -> Verdict {
         }
         GaveUp::Failed(_) => {}
     }
+    // 5. Squatted names: someone else made the name first.
+    squatted(ctx)
+}
+
+/// A segment planted under a name before anyone asked for it: one with mode 0666
+/// (made by this user: the mode is what gives it away), and, when the grader runs as
+/// root and can make one, one with mode 0600 that belongs to user `nobody`.
+fn squatted(ctx: &Ctx) -> Verdict {
+    let mut plants = vec![("mode 0666", "squat-mode", None)];
+    if nix::unistd::geteuid().is_root() {
+        plants.push(("owned by user nobody", "squat-owner", Some(nobody())));
+    }
+    for (what, tag, owner) in plants {
+        let name = ctx.name(tag);
+        let planted = Unsized::create(&name)?;
+        let mode = if owner.is_some() { 0o600 } else { 0o666 };
+        nix::sys::stat::fchmod(&planted.fd, nix::sys::stat::Mode::from_bits_truncate(mode))
+            .with_context(|| format!("fchmod of {name}"))?;
+        if let Some((uid, gid)) = owner {
+            nix::unistd::fchown(&planted.fd, Some(uid), Some(gid))
+                .with_context(|| format!("fchown of {name}"))?;
+        }
+        nix::unistd::ftruncate(&planted.fd, SIZE as i64)
+            .with_context(|| format!("sizing {name}"))?;
+        match crate::kit::catch(|| homework::segments_open::create_or_open(&name, SIZE)) {
+            Ok(Err(_)) => {}
+            Ok(Ok(_)) => {
+                return Err(fail(format!(
+                    "a segment someone else planted under {name} before anyone asked for it ({what}) was opened instead of refused"
+                ))
+                .hint(SQUAT))
+            }
+            Err(panic) => {
+                return Err(fail(format!(
+                    "create_or_open on a segment someone else planted ({what}) panicked: {panic}"
+                )))
+            }
+        }
+    }
     Ok(())
+}
+
+/// User `nobody`'s ids (65534 where the user database has no such entry).
+fn nobody() -> (nix::unistd::Uid, nix::unistd::Gid) {
+    use nix::unistd::{Gid, Uid, User};
+    match User::from_name("nobody") {
+        Ok(Some(u)) => (u.uid, u.gid),
+        _ => (Uid::from_raw(65534), Gid::from_raw(65534)),
+    }
 }
 
 /// A name made as a creator makes it before it sets the size (`shm_open` with
