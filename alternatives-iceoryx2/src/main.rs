@@ -1,0 +1,4 @@
+use iceoryx2::prelude::*;
+fn main() {
+    let _ = NodeBuilder::new().create::<ipc::Service>();
+}
