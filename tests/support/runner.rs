@@ -157,6 +157,9 @@ pub fn missing_programs(needs: &[String]) -> Vec<String> {
         .filter(|p| {
             if PYTHON_MODULES.contains(&p.as_str()) {
                 !python_imports(p)
+            } else if p.as_str() == "root" {
+                // Network namespaces and veth pairs (the Alternatives chapter's `hosts`).
+                !nix::unistd::geteuid().is_root() || shmbook::os::find_program("ip").is_none()
             } else {
                 shmbook::os::find_program(p).is_none()
             }
@@ -187,6 +190,9 @@ pub fn install_hint(program: &str) -> String {
             .into(),
         "numpy" => "install NumPy for the python3 on PATH (pip install numpy; Debian, \
                     Ubuntu: apt-get install python3-numpy)"
+            .into(),
+        "root" => "run as root, with iproute2 installed (it makes a network namespace and \
+                   a veth pair, and removes them)"
             .into(),
         other => format!("install {other}"),
     }
