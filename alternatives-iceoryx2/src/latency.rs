@@ -47,6 +47,7 @@ pub fn echo(run: u32) -> Result<()> {
         pongs.send_copy(ping)?;
     }
 }
+// ANCHOR_END: echo
 
 /// `latency`: `n` timed round trips to the echo; each one goes into the histogram.
 pub fn run(n: u32, json: bool) -> Result<()> {
@@ -57,6 +58,7 @@ pub fn run(n: u32, json: bool) -> Result<()> {
     let mut echo = helper("_echo", run)?;
     let pong = || spin_until("answer from the echo", || Ok(pongs.receive()?.map(|s| *s)));
     ensure!(pong()? == READY, "the echo's first message was not READY");
+    // ANCHOR: round_trip
     let mut histogram = new_histogram()?;
     for i in 0..WARM_UP + n {
         let start = Instant::now();
@@ -66,7 +68,7 @@ pub fn run(n: u32, json: bool) -> Result<()> {
             histogram.record(start.elapsed().as_nanos() as u64)?;
         }
     }
-    // ANCHOR_END: echo
+    // ANCHOR_END: round_trip
     pings.send_copy(READY)?;
     echo.wait_until(Instant::now() + HELPER_EXIT)?.context("the echo did not end")?;
     let floor = cache_line_floor(n)?;

@@ -59,7 +59,7 @@ pub fn print_json(section: &str, filled: Value) -> Result<()> {
     let host = nix::unistd::gethostname().map_or("unknown".into(), |h| h.to_string_lossy().into_owned());
     let mut doc = json!({
         "format": "shmbook-alternatives/1",
-        "run": format!("{}{}Z-{host}-iceoryx2", &date[..13], &date[14..16]),
+        "run": format!("{}{}Z-{host}-iceoryx2-{section}", &date[..13], &date[14..16]),
         "date": date,
         "command": std::env::args().skip(1).collect::<Vec<_>>().join(" "),
         "machine": machine(host, start.1),

@@ -56,6 +56,9 @@ impl Producer {
     }
 }
 
+// ANCHOR_END: loan
+
+// ANCHOR: consume
 /// The consumer: every array that arrives is answered at once ("I have it"), then
 /// checked in place (its checksum, outside the producer's clock). An empty one ends.
 pub fn consume(run: u32) -> Result<()> {
@@ -72,7 +75,7 @@ pub fn consume(run: u32) -> Result<()> {
         answers.send_copy(checksum(sample.payload()))?;
     }
 }
-// ANCHOR_END: loan
+// ANCHOR_END: consume
 
 /// The consumer's first answer: its ports exist.
 const READY: u64 = u64::MAX;

@@ -28,8 +28,7 @@ const REDIS_PORT: u16 = 6379;
 /// The helper: moves itself into a new network namespace, waits for its end of the
 /// veth pair, sets it up, starts Redis there and serves the array until told to stop.
 pub fn remote(size: usize) -> Result<()> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-        .context("unshare(CLONE_NEWNET): a network namespace needs root")?;
+    new_network_namespace()?;
     println!("unshared");
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?; // "IFNAME ADDRESS": our end is here
@@ -49,6 +48,17 @@ pub fn remote(size: usize) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: namespace
+
+#[cfg(target_os = "linux")]
+fn new_network_namespace() -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .context("unshare(CLONE_NEWNET): a network namespace needs root")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn new_network_namespace() -> Result<()> {
+    bail!("network namespaces are not supported on this system (Linux only)")
+}
 
 /// Runs `ip ARGS` (iproute2), bounded; fails with what it printed.
 fn ip(args: &[&str]) -> Result<()> {
@@ -124,6 +134,9 @@ fn consume_redis(server: &str) -> Result<()> {
 
 /// What a reader without root (or without iproute2) sees instead of a measurement.
 fn missing() -> Option<&'static str> {
+    if cfg!(not(target_os = "linux")) {
+        return Some("not run: network namespaces are not supported on this system (Linux only)");
+    }
     if !nix::unistd::geteuid().is_root() {
         return Some(
             "not run: a network namespace and a veth pair need root; \

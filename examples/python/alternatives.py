@@ -7,7 +7,8 @@ Run: python3 examples/python/alternatives.py [--size BYTES] [--rounds N] [--json
 (BYTES: 4KiB to 1GiB, a multiple of 8; N: 1 to 1000). Needs NumPy.
 The clock runs from the producer's first byte until the consumer answers "I have it";
 the consumer's checksum is compared outside the clock. --json prints the figures as
-one JSON object instead of the table (see scripts/charts.py).
+one JSON object instead of the table, in the format of the chapter's recorded runs
+(data/alternatives/; scripts/charts.py draws it).
 """
 
 import json
@@ -93,8 +94,8 @@ def memcpy(array, target):
 
 
 def measure(way, array, rounds):
-    """Per round: a NumPy copy of the same size, then the way. Returns the times and
-    the ratios (copy time / way time, so 1.0 means as fast as one copy)."""
+    """Per round: a NumPy copy of the same size, then the way. Returns the way's times,
+    the copies' times (their ratio above 1: faster than one copy) and the verdict."""
     n = array.size
     shm = shared_memory.SharedMemory(create=True, size=n * 8) if way == "shm" else None
     ctx = multiprocessing.get_context()
@@ -103,7 +104,7 @@ def measure(way, array, rounds):
     target[:] = 1.0  # touch every page once: the baseline copies into mapped memory
     helper = ctx.Process(target=consumer, args=(way, n, rounds, queue, theirs,
                                                 shm.name if shm else None))
-    times, ratios, matched, send = [], [], True, WAYS[way][1]
+    times, baselines, matched, send = [], [], True, WAYS[way][1]
     try:
         helper.start()
         wait_bytes(mine)
@@ -115,7 +116,7 @@ def measure(way, array, rounds):
             took = time.perf_counter() - start
             matched &= wait_bytes(mine) == float(array.sum()).hex().encode()
             times.append(took)
-            ratios.append(copy / took)
+            baselines.append(copy)
         helper.join(timeout=WAIT)
     finally:
         if helper.is_alive():
@@ -126,7 +127,7 @@ def measure(way, array, rounds):
         if shm:
             shm.close()
             shm.unlink()
-    return times, ratios, matched
+    return times, baselines, matched
 
 
 def parse(args):
@@ -167,35 +168,58 @@ def fail(what):
     sys.exit(2)
 
 
-def rate(size, seconds):
-    return size / seconds / 1e9
+def spread(values):
+    """Median, quartiles and extremes, interpolated like the Rust programs' records."""
+    v = sorted(values)
+
+    def at(q):
+        x = q * (len(v) - 1)
+        lo, hi = int(x), min(int(x) + 1, len(v) - 1)
+        return v[lo] + (v[hi] - v[lo]) * (x - lo)
+    return {"median": at(0.5), "q1": at(0.25), "q3": at(0.75), "min": v[0], "max": v[-1]}
 
 
 def run(size, rounds, as_json):
-    array = np.arange(size // 8, dtype=np.float64)
-    rows = []
+    array = np.arange(size // 8, dtype=np.float64) * 0.5
+    rows, load_before = [], list(os.getloadavg())
     if not as_json:
-        print(f"moving {size >> 20 if size >= 1 << 20 else size >> 10} "
-              f"{'MiB' if size >= 1 << 20 else 'KiB'} ({size // 8} float64) to another "
-              f"process, {rounds} rounds, each against a NumPy copy in the same round")
+        unit = (size >> 20, "MiB") if size >= 1 << 20 else (size >> 10, "KiB")
+        print(f"moving {unit[0]} {unit[1]} ({size // 8} float64) to another process, "
+              f"{rounds} rounds, each against a NumPy copy in the same round")
     for way, (label, _) in WAYS.items():
-        times, ratios, matched = measure(way, array, rounds)
-        row = {"way": way, "label": label, "matched": matched,
-               "gb_per_s": rate(size, min(times)),
-               "ratio_median": statistics.median(ratios),
-               "ratio_min": min(ratios), "ratio_max": max(ratios)}
-        rows.append(row)
+        times, baselines, matched = measure(way, array, rounds)
+        ratio = spread([b / t for b, t in zip(baselines, times)])
+        rows.append({"program": "python", "way": way, "label": f"Python, {label}",
+                     "size": size, "rounds": rounds, "matched": matched, "faults": None,
+                     "time_ns": [round(t * 1e9) for t in times],
+                     "baseline_ns": [round(b * 1e9) for b in baselines], "ratio": ratio,
+                     "gbps": size / statistics.median(times) / 1e9,
+                     "baseline_gbps": size / statistics.median(baselines) / 1e9})
         if not as_json:
-            print(f"{label:<24} {'match' if matched else 'MISMATCH'}  "
-                  f"{row['gb_per_s']:.2f} GB/s  {row['ratio_median']:.2f} × memcpy "
-                  f"({row['ratio_min']:.2f}–{row['ratio_max']:.2f})")
+            print(f"{label:<24} {'match ' if matched else 'DIFFER'}  "
+                  f"{size / min(times) / 1e9:.2f} GB/s  {ratio['median']:.2f} × memcpy "
+                  f"({ratio['min']:.2f}–{ratio['max']:.2f})")
     if as_json:
-        print(json.dumps({"program": "examples/python/alternatives.py",
-                          "python": platform.python_version(), "numpy": np.__version__,
-                          "machine": platform.machine(), "kernel": platform.release(),
-                          "load": os.getloadavg()[0], "date": time.strftime(
-                              "%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                          "size": size, "rounds": rounds, "rows": rows}, indent=1))
+        print(json.dumps(record(size, rows, load_before), indent=1))
+
+
+def record(size, rows, load_before):
+    """The run in the format of the chapter's recorded runs (shmbook-alternatives/1)."""
+    now, host = time.gmtime(), platform.node()
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), "unknown") if os.path.exists(
+        "/proc/cpuinfo") else "unknown"
+    return {"format": "shmbook-alternatives/1",
+            "run": time.strftime("%Y-%m-%dT%H%MZ-", now) + host + "-python",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", now),
+            "command": "python3 examples/python/alternatives.py " + " ".join(sys.argv[1:]),
+            "machine": {"hostname": host, "arch": platform.machine(), "cpu": cpu,
+                        "cores": os.cpu_count(), "os": platform.system(),
+                        "kernel": platform.release(), "page_size": os.sysconf("SC_PAGE_SIZE"),
+                        "load_before": load_before, "load_after": list(os.getloadavg())},
+            "tools": {"profile": None, "rustc": None, "redis_server": None,
+                      "python": platform.python_version(), "numpy": np.__version__},
+            "throughput": {"sizes": [size], "rows": rows}, "latency": None, "fanout": None}
 
 
 def main():
