@@ -33,12 +33,16 @@ fn charts_and_figures_agree_with_the_data() {
 
 /// A copy of `src/` and `data/` under target/, for tampering.
 fn copy_of_book(tag: &str) -> PathBuf {
-    let dir = root().join("target").join(format!("charts-test-{tag}-{}", std::process::id()));
+    let dir = root()
+        .join("target")
+        .join(format!("charts-test-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for sub in ["src", "src/charts", "data", "data/alternatives"] {
         let from = root().join(sub);
         std::fs::create_dir_all(dir.join(sub)).unwrap();
-        let Ok(entries) = std::fs::read_dir(&from) else { continue };
+        let Ok(entries) = std::fs::read_dir(&from) else {
+            continue;
+        };
         for e in entries.flatten() {
             if e.path().is_file() {
                 std::fs::copy(e.path(), dir.join(sub).join(e.file_name())).unwrap();
@@ -61,11 +65,18 @@ fn a_changed_figure_or_chart_fails() {
     let text = std::fs::read_to_string(&page).unwrap();
     let at = text.find("<!--fig ").unwrap();
     let digit = text[..at].rfind(|c: char| c.is_ascii_digit()).unwrap();
-    let changed = if &text[digit..=digit] == "9" { "8" } else { "9" };
+    let changed = if &text[digit..=digit] == "9" {
+        "8"
+    } else {
+        "9"
+    };
     let tampered = format!("{}{changed}{}", &text[..digit], &text[digit + 1..]);
     std::fs::write(&page, tampered).unwrap();
     let (ok, out) = check(Some(&dir));
-    assert!(!ok && out.contains("the page says"), "a changed figure passed: {out}");
+    assert!(
+        !ok && out.contains("the page says"),
+        "a changed figure passed: {out}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 
     // A chart: one character of its first label changed.
@@ -79,6 +90,9 @@ fn a_changed_figure_or_chart_fails() {
     let svg = std::fs::read_to_string(&chart).unwrap();
     std::fs::write(&chart, svg.replacen("<text", "<text data-x=\"1\"", 1)).unwrap();
     let (ok, out) = check(Some(&dir));
-    assert!(!ok && out.contains("differs from what data/ gives"), "a changed chart passed: {out}");
+    assert!(
+        !ok && out.contains("differs from what data/ gives"),
+        "a changed chart passed: {out}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

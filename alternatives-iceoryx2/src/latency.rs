@@ -19,7 +19,8 @@ const READY: u64 = u64::MAX;
 /// Round trips before the clock: both sides' caches and branch predictors warm up.
 const WARM_UP: u32 = 100;
 
-type Service = iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, u64, ()>;
+type Service =
+    iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, u64, ()>;
 
 fn open(node: &Node<ipc::Service>, run: u32, what: &str) -> Result<Service> {
     node.service_builder(&service_name(run, what)?)
@@ -40,7 +41,9 @@ pub fn echo(run: u32) -> Result<()> {
     let pongs = open(&node, run, "pong")?.publisher_builder().create()?;
     pongs.send_copy(READY)?;
     loop {
-        let ping = spin_until("message from the producer", || Ok(pings.receive()?.map(|s| *s)))?;
+        let ping = spin_until("message from the producer", || {
+            Ok(pings.receive()?.map(|s| *s))
+        })?;
         if ping == READY {
             return Ok(());
         }
@@ -63,14 +66,18 @@ pub fn run(n: u32, json: bool) -> Result<()> {
     for i in 0..WARM_UP + n {
         let start = Instant::now();
         pings.send_copy(u64::from(i))?;
-        ensure!(pong()? == u64::from(i), "the echo sent back another message");
+        ensure!(
+            pong()? == u64::from(i),
+            "the echo sent back another message"
+        );
         if i >= WARM_UP {
             histogram.record(start.elapsed().as_nanos() as u64)?;
         }
     }
     // ANCHOR_END: round_trip
     pings.send_copy(READY)?;
-    echo.wait_until(Instant::now() + HELPER_EXIT)?.context("the echo did not end")?;
+    echo.wait_until(Instant::now() + HELPER_EXIT)?
+        .context("the echo did not end")?;
     let floor = cache_line_floor(n)?;
     report(n, &floor, &histogram, json)
 }
@@ -135,9 +142,9 @@ fn report(n: u32, floor: &Histogram<u64>, ice: &Histogram<u64>, json: bool) -> R
     }
     let t = |ns: u64| duration_text(Duration::from_nanos(ns));
     println!("an 8-byte message to another process and back, {n} round trips, both sides spinning");
-    println!("{:<32} {:>9} {:>9} {:>9}", "", "p50", "p99", "p99.9");
     for (_, label, h) in labels {
-        println!("{label:<32} {:>9} {:>9} {:>9}", t(p(h, 0.5)), t(p(h, 0.99)), t(p(h, 0.999)));
+        let (p50, p99, p999) = (t(p(h, 0.5)), t(p(h, 0.99)), t(p(h, 0.999)));
+        println!("{label:<32} p50 {p50}  p99 {p99}  p99.9 {p999}");
     }
     println!("iceoryx2's p50 is {ratio:.1} × the floor's, measured in the same run");
     Ok(())

@@ -85,7 +85,11 @@ fn main() -> ExitCode {
             sweep,
             rounds,
             json,
-        } => throughput::run(if sweep { &throughput::SWEEP } else { &sizes }, rounds, json),
+        } => throughput::run(
+            if sweep { &throughput::SWEEP } else { &sizes },
+            rounds,
+            json,
+        ),
         Command::Latency { n, json } => latency::run(n, json),
         Command::Consume { run } => throughput::consume(run),
         Command::Echo { run } => latency::echo(run),

@@ -22,10 +22,21 @@ pub fn spread(values: &[f64]) -> Value {
 }
 
 /// One way at one size: prints its line (unless `json`) and returns its JSON row.
-pub fn row(size: usize, way: &str, label: &str, m: crate::throughput::Way, memcpy: &[Duration], json: bool) -> Value {
+pub fn row(
+    size: usize,
+    way: &str,
+    label: &str,
+    m: crate::throughput::Way,
+    memcpy: &[Duration],
+    json: bool,
+) -> Value {
     let secs = |d: &[Duration]| d.iter().map(Duration::as_secs_f64).collect::<Vec<_>>();
     let ns = |d: &[Duration]| d.iter().map(|t| t.as_nanos() as u64).collect::<Vec<_>>();
-    let ratios: Vec<f64> = memcpy.iter().zip(&m.times).map(|(b, t)| b.as_secs_f64() / t.as_secs_f64()).collect();
+    let ratios: Vec<f64> = memcpy
+        .iter()
+        .zip(&m.times)
+        .map(|(b, t)| b.as_secs_f64() / t.as_secs_f64())
+        .collect();
     let ratio = spread(&ratios);
     let median = |d: &[Duration]| spread(&secs(d))["median"].as_f64().unwrap_or(f64::NAN);
     if !json {
@@ -56,7 +67,8 @@ pub fn row(size: usize, way: &str, label: &str, m: crate::throughput::Way, memcp
 pub fn print_json(section: &str, filled: Value) -> Result<()> {
     let start = *STARTED.get_or_init(now_and_load);
     let date = iso_date(start.0);
-    let host = nix::unistd::gethostname().map_or("unknown".into(), |h| h.to_string_lossy().into_owned());
+    let host =
+        nix::unistd::gethostname().map_or("unknown".into(), |h| h.to_string_lossy().into_owned());
     let mut doc = json!({
         "format": "shmbook-alternatives/1",
         "run": format!("{}{}Z-{host}-iceoryx2-{section}", &date[..13], &date[14..16]),
@@ -85,13 +97,17 @@ pub fn started() {
 }
 
 fn now_and_load() -> (u64, [f64; 3]) {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     (secs, load())
 }
 
 fn load() -> [f64; 3] {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut w = text.split_whitespace().map(|w| w.parse().unwrap_or(f64::NAN));
+    let mut w = text
+        .split_whitespace()
+        .map(|w| w.parse().unwrap_or(f64::NAN));
     [0; 3].map(|_| w.next().unwrap_or(f64::NAN))
 }
 
@@ -101,7 +117,9 @@ fn machine(hostname: String, load_before: [f64; 3]) -> Value {
     let cpu = cpuinfo
         .lines()
         .find_map(|l| l.strip_prefix("model name"))
-        .map_or("unknown".into(), |l| l.trim_start_matches([' ', '\t', ':']).to_string());
+        .map_or("unknown".into(), |l| {
+            l.trim_start_matches([' ', '\t', ':']).to_string()
+        });
     let uname = nix::sys::utsname::uname().ok();
     json!({
         "hostname": hostname, "arch": std::env::consts::ARCH, "cpu": cpu,

@@ -8,11 +8,19 @@ use iceoryx2::prelude::*;
 use shmbook::measure::{checksum, warn_if_debug};
 
 use crate::report::row;
-use serde_json::json;
 use crate::{go_on, helper, node, service_name, spin_until, HELPER_EXIT};
+use serde_json::json;
 
 /// `--sweep`: the sizes of the chapter's sweep.
-pub const SWEEP: [usize; 7] = [4 << 10, 64 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20];
+pub const SWEEP: [usize; 7] = [
+    4 << 10,
+    64 << 10,
+    1 << 20,
+    4 << 20,
+    16 << 20,
+    64 << 20,
+    256 << 20,
+];
 
 /// `--sizes`: 4 KiB to 1 GiB, a whole number of `f64`.
 pub fn array_size(word: &str) -> Result<usize, String> {
@@ -43,7 +51,10 @@ impl Producer {
 
     /// No copy: the values are produced in the loan itself (before the clock runs);
     /// sending hands over an offset into the segment, not the data.
-    fn produce_in_loan(&self, n: usize) -> Result<iceoryx2::sample_mut::SampleMut<ipc::Service, [f64], ()>> {
+    fn produce_in_loan(
+        &self,
+        n: usize,
+    ) -> Result<iceoryx2::sample_mut::SampleMut<ipc::Service, [f64], ()>> {
         let loan = self.data.loan_slice_uninit(n)?;
         Ok(loan.write_from_fn(|i| i as f64 * 0.5)) // shmbook::measure::make_array's values
     }
@@ -80,7 +91,8 @@ pub fn consume(run: u32) -> Result<()> {
 /// The consumer's first answer: its ports exist.
 const READY: u64 = u64::MAX;
 
-type Factory<T> = iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, T, ()>;
+type Factory<T> =
+    iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, T, ()>;
 
 /// Run `run`'s service for the array: one publisher, one subscriber, no history.
 fn data_service(node: &Node<ipc::Service>, run: u32) -> Result<Factory<[f64]>> {
@@ -115,7 +127,10 @@ pub struct Way {
 
 impl Way {
     fn new() -> Way {
-        Way { times: Vec::new(), matched: true }
+        Way {
+            times: Vec::new(),
+            matched: true,
+        }
     }
 
     fn round(&mut self, took: Duration, matched: bool) {
@@ -141,7 +156,10 @@ pub fn run(sizes: &[usize], rounds: u32, json: bool) -> Result<()> {
     let answers = answer_service(&node, run)?.subscriber_builder().create()?;
     let producer = Producer { data, answers };
     let mut consumer = helper("_consume", run)?;
-    ensure!(producer.answer()? == READY, "the consumer's first answer was not READY");
+    ensure!(
+        producer.answer()? == READY,
+        "the consumer's first answer was not READY"
+    );
     if !json {
         println!(
             "moving an array of f64 to another process with iceoryx2 (publish-subscribe), \
@@ -151,11 +169,31 @@ pub fn run(sizes: &[usize], rounds: u32, json: bool) -> Result<()> {
     let mut rows = Vec::new();
     for &size in sizes {
         let (copy, loan, memcpy) = one_size(&producer, size, rounds)?;
-        rows.push(row(size, "iceoryx2_copy", "copied into a loan", copy, &memcpy, json));
-        rows.push(row(size, "iceoryx2_loan", "produced in the loan", loan, &memcpy, json));
+        rows.push(row(
+            size,
+            "iceoryx2_copy",
+            "copied into a loan",
+            copy,
+            &memcpy,
+            json,
+        ));
+        rows.push(row(
+            size,
+            "iceoryx2_loan",
+            "produced in the loan",
+            loan,
+            &memcpy,
+            json,
+        ));
     }
-    producer.data.loan_slice_uninit(0)?.write_from_fn(|_| 0.0).send()?; // "no more"
-    consumer.wait_until(Instant::now() + HELPER_EXIT)?.context("the consumer did not end")?;
+    producer
+        .data
+        .loan_slice_uninit(0)?
+        .write_from_fn(|_| 0.0)
+        .send()?; // "no more"
+    consumer
+        .wait_until(Instant::now() + HELPER_EXIT)?
+        .context("the consumer did not end")?;
     if json {
         crate::report::print_json("throughput", json!({ "sizes": sizes, "rows": rows }))?;
     }
@@ -167,7 +205,10 @@ fn one_size(producer: &Producer, size: usize, rounds: u32) -> Result<(Way, Way, 
     let mut src = aligned(size)?;
     let mut dst = aligned(size)?;
     let array: &mut [f64] = bytemuck::cast_slice_mut(&mut src[..]);
-    array.iter_mut().enumerate().for_each(|(i, v)| *v = i as f64 * 0.5);
+    array
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, v)| *v = i as f64 * 0.5);
     let expected = checksum(array);
     let (mut copy, mut loan) = (Way::new(), Way::new());
     let mut memcpys = Vec::new();

@@ -25,10 +25,12 @@ const STREAM_PORT: u16 = 7000;
 const REDIS_PORT: u16 = 6379;
 
 // ANCHOR: namespace
-/// The helper: moves itself into a new network namespace, waits for its end of the
+/// The helper (Linux only): moves itself into a new network namespace, waits for its end of the
 /// veth pair, sets it up, starts Redis there and serves the array until told to stop.
+#[cfg(target_os = "linux")]
 pub fn remote(size: usize) -> Result<()> {
-    new_network_namespace()?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .context("unshare(CLONE_NEWNET): a network namespace needs root")?;
     println!("unshared");
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?; // "IFNAME ADDRESS": our end is here
@@ -40,7 +42,10 @@ pub fn remote(size: usize) -> Result<()> {
     ip(&["link", "set", ifname, "up"])?;
     let redis = start_redis(addr)?; // inherits the namespace; stops when dropped
     let listener = TcpListener::bind((addr, STREAM_PORT)).context("listening")?;
-    println!("ready {}", if redis.is_some() { "redis" } else { "no-redis" });
+    println!(
+        "ready {}",
+        if redis.is_some() { "redis" } else { "no-redis" }
+    );
     serve(&listener, size)?;
     if redis.is_some() {
         consume_redis(&format!("{addr}:{REDIS_PORT}"))?;
@@ -49,25 +54,30 @@ pub fn remote(size: usize) -> Result<()> {
 }
 // ANCHOR_END: namespace
 
-#[cfg(target_os = "linux")]
-fn new_network_namespace() -> Result<()> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-        .context("unshare(CLONE_NEWNET): a network namespace needs root")
-}
-
 #[cfg(not(target_os = "linux"))]
-fn new_network_namespace() -> Result<()> {
+pub fn remote(_size: usize) -> Result<()> {
     bail!("network namespaces are not supported on this system (Linux only)")
 }
 
 /// Runs `ip ARGS` (iproute2), bounded; fails with what it printed.
 fn ip(args: &[&str]) -> Result<()> {
-    let ran = run_command(Command::new("ip").args(args), Output::Merged, None, PROCESS_TIMEOUT)?;
+    let ran = run_command(
+        Command::new("ip").args(args),
+        Output::Merged,
+        None,
+        PROCESS_TIMEOUT,
+    )?;
     let text = String::from_utf8_lossy(&ran.stdout);
-    ensure!(ran.status.is_some_and(|s| s.success()), "ip {}: {}", args.join(" "), text.trim());
+    ensure!(
+        ran.status.is_some_and(|s| s.success()),
+        "ip {}: {}",
+        args.join(" "),
+        text.trim()
+    );
     Ok(())
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn start_redis(addr: &str) -> Result<Option<Child>> {
     let Some(program) = os::find_program("redis-server") else {
         return Ok(None);
@@ -80,7 +90,9 @@ fn start_redis(addr: &str) -> Result<Option<Child>> {
         .stderr(Stdio::null());
     let child = Child::spawn(&mut cmd).context("starting redis-server")?;
     let server = format!("{addr}:{REDIS_PORT}");
-    wait::until("redis-server to answer", PROCESS_TIMEOUT, || connect(&server).is_ok())?;
+    wait::until("redis-server to answer", PROCESS_TIMEOUT, || {
+        connect(&server).is_ok()
+    })?;
     Ok(Some(child))
 }
 
@@ -116,6 +128,7 @@ fn bound(stream: &TcpStream) -> Result<()> {
 
 /// The consumer's end of Redis: pops the array, pushes "have it", then the checksum.
 /// An empty array ends it.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn consume_redis(server: &str) -> Result<()> {
     let mut con = connect(server)?;
     loop {
@@ -163,9 +176,15 @@ pub fn run(size: usize, rounds: u32) -> Result<()> {
     let (helper, mut to_helper, from_helper) = start_remote(size)?;
     let mut lines = BufReader::new(from_helper).lines();
     let mut next = || -> Result<String> {
-        lines.next().context("the helper ended early")?.context("reading from the helper")
+        lines
+            .next()
+            .context("the helper ended early")?
+            .context("reading from the helper")
     };
-    ensure!(next()? == "unshared", "the helper did not make its namespace");
+    ensure!(
+        next()? == "unshared",
+        "the helper did not make its namespace"
+    );
     let theirs = veth(helper.id())?;
     writeln!(to_helper, "{} {}", theirs.0, theirs.1)?;
     let has_redis = match next()?.as_str() {
@@ -177,17 +196,31 @@ pub fn run(size: usize, rounds: u32) -> Result<()> {
     let expected = checksum(&array);
     let loopback = loopback_server(size)?;
     let mut ways = vec![
-        Stream::new("TCP over the loopback", &format!("127.0.0.1:{}", loopback.1))?,
-        Stream::new("TCP across the veth pair", &format!("{}:{STREAM_PORT}", theirs.1))?,
+        Stream::new(
+            "TCP over the loopback",
+            &format!("127.0.0.1:{}", loopback.1),
+        )?,
+        Stream::new(
+            "TCP across the veth pair",
+            &format!("{}:{STREAM_PORT}", theirs.1),
+        )?,
     ];
     for way in &mut ways {
         let times = way.rounds(&array, expected, rounds)?;
         print_row(way.label, size, &times);
         way.end()?;
     }
-    loopback.0.join().map_err(|_| anyhow::anyhow!("the loopback server panicked"))??;
+    loopback
+        .0
+        .join()
+        .map_err(|_| anyhow::anyhow!("the loopback server panicked"))??;
     if has_redis {
-        let times = redis_rounds(&format!("{}:{REDIS_PORT}", theirs.1), &array, expected, rounds)?;
+        let times = redis_rounds(
+            &format!("{}:{REDIS_PORT}", theirs.1),
+            &array,
+            expected,
+            rounds,
+        )?;
         print_row("Redis across the veth pair", size, &times);
     } else {
         println!("Redis across the veth pair: {}", crate::redis_way::MISSING);
@@ -199,7 +232,9 @@ pub fn run(size: usize, rounds: u32) -> Result<()> {
 fn start_remote(size: usize) -> Result<(Helper, ChildStdin, std::process::ChildStdout)> {
     let mut helper = Helper::spawn_piped("_remote", &[&size.to_string()])?;
     let to = helper.take_stdin().context("the helper's standard input")?;
-    let from = helper.take_stdout().context("the helper's standard output")?;
+    let from = helper
+        .take_stdout()
+        .context("the helper's standard output")?;
     Ok((helper, to, from))
 }
 
@@ -213,10 +248,27 @@ fn veth(pid: u32) -> Result<(String, String)> {
     let net = 4 * (pid % (1 << 17));
     let addr = |host: u32| {
         let v = (10 << 24) | (200 << 16) | (net + host);
-        format!("{}.{}.{}.{}", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255)
+        format!(
+            "{}.{}.{}.{}",
+            v >> 24,
+            (v >> 16) & 255,
+            (v >> 8) & 255,
+            v & 255
+        )
     };
     let (ours, theirs) = (addr(1), addr(2));
-    ip(&["link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &pid.to_string()])?;
+    ip(&[
+        "link",
+        "add",
+        &a,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &b,
+        "netns",
+        &pid.to_string(),
+    ])?;
     ip(&["addr", "add", &format!("{ours}/30"), "dev", &a])?;
     ip(&["link", "set", &a, "up"])?;
     Ok((b, theirs))
@@ -302,15 +354,21 @@ fn timed_rounds(
         let memcpy = start.elapsed();
         std::hint::black_box(&target);
         let (took, matched) = way()?;
-        out.push(Rounds { way: took, memcpy, matched });
+        out.push(Rounds {
+            way: took,
+            memcpy,
+            matched,
+        });
     }
     Ok(out)
 }
 
 /// "TCP across the veth pair   match   1.23 GB/s  0.12 × memcpy (0.10–0.13)".
 fn print_row(label: &str, size: usize, rounds: &[Rounds]) {
-    let mut ratios: Vec<f64> =
-        rounds.iter().map(|r| r.memcpy.as_secs_f64() / r.way.as_secs_f64()).collect();
+    let mut ratios: Vec<f64> = rounds
+        .iter()
+        .map(|r| r.memcpy.as_secs_f64() / r.way.as_secs_f64())
+        .collect();
     ratios.sort_by(f64::total_cmp);
     let best = rounds.iter().map(|r| r.way).min().unwrap_or_default();
     let matched = rounds.iter().all(|r| r.matched);
