@@ -141,18 +141,26 @@ fn go_on() -> Result<()> {
     }
 }
 
-/// Spins until `ready` says yes; fails after `PROCESS_TIMEOUT` or on a signal.
+/// Spins until `ready` says yes; after 100 µs it also yields the core between checks,
+/// so that on a busy machine the other process gets to run. Fails after
+/// `PROCESS_TIMEOUT` or on a signal.
 fn spin_until<T>(what: &str, mut ready: impl FnMut() -> Result<Option<T>>) -> Result<T> {
     let start = Instant::now();
     loop {
-        if let Some(v) = ready()? {
-            return Ok(v);
+        for _ in 0..256 {
+            if let Some(v) = ready()? {
+                return Ok(v);
+            }
+            std::hint::spin_loop();
         }
         go_on()?;
-        if start.elapsed() > shmbook::PROCESS_TIMEOUT {
+        let waited = start.elapsed();
+        if waited > shmbook::PROCESS_TIMEOUT {
             bail!("no {what} within {:?}", shmbook::PROCESS_TIMEOUT);
         }
-        std::hint::spin_loop();
+        if waited > Duration::from_micros(100) {
+            std::thread::yield_now();
+        }
     }
 }
 
