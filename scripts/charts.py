@@ -217,7 +217,7 @@ def alternatives_charts(reports):
             f"Moving {size_label(largest)} to another process: × memcpy of the same round",
             "median of the per-round ratios to memcpy; whiskers: min–max",
             [(r["label"], r["ratio"]["median"], r["ratio"]["min"], r["ratio"]["max"]) for r in at],
-            "above 1: faster than one copy (nothing is copied); runs: "
+            "above 1: faster than one memcpy of the same data; runs: "
             + ", ".join(sorted({r["run"] for r in at})))
         by_way = {}
         for r in rows:
