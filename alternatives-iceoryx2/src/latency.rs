@@ -11,6 +11,8 @@ use iceoryx2::prelude::*;
 use serde_json::json;
 use shmbook::measure::duration_text;
 
+use shmbook::process::describe;
+
 use crate::{go_on, helper, node, service_name, spin_until, HELPER_EXIT};
 
 /// The echo's first message, and the producer's last: not a round trip.
@@ -76,8 +78,9 @@ pub fn run(n: u32, json: bool) -> Result<()> {
     }
     // ANCHOR_END: round_trip
     pings.send_copy(READY)?;
-    echo.wait_until(Instant::now() + HELPER_EXIT)?
-        .context("the echo did not end")?;
+    let status = echo.wait_until(Instant::now() + HELPER_EXIT)?;
+    let status = status.context("the echo did not end")?;
+    ensure!(status.success(), "the echo failed ({})", describe(status));
     let floor = cache_line_floor(n)?;
     report(n, &floor, &histogram, json)
 }

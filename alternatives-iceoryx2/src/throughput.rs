@@ -8,6 +8,8 @@ use iceoryx2::prelude::*;
 use shmbook::measure::{checksum, warn_if_debug};
 
 use crate::report::row;
+use shmbook::process::describe;
+
 use crate::{go_on, helper, node, service_name, spin_until, HELPER_EXIT};
 use serde_json::json;
 
@@ -191,9 +193,9 @@ pub fn run(sizes: &[usize], rounds: u32, json: bool) -> Result<()> {
         .loan_slice_uninit(0)?
         .write_from_fn(|_| 0.0)
         .send()?; // "no more"
-    consumer
-        .wait_until(Instant::now() + HELPER_EXIT)?
-        .context("the consumer did not end")?;
+    let status = consumer.wait_until(Instant::now() + HELPER_EXIT)?;
+    let status = status.context("the consumer did not end")?;
+    ensure!(status.success(), "the consumer failed ({})", describe(status));
     if json {
         crate::report::print_json("throughput", json!({ "sizes": sizes, "rows": rows }))?;
     }

@@ -225,7 +225,7 @@ pub fn run(size: usize, rounds: u32) -> Result<()> {
     } else {
         println!("Redis across the veth pair: {}", crate::redis_way::MISSING);
     }
-    helper.wait(PROCESS_TIMEOUT)?;
+    helper.wait_ok(PROCESS_TIMEOUT)?;
     Ok(())
 }
 

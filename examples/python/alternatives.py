@@ -185,7 +185,7 @@ def run(size, rounds, as_json):
     if not as_json:
         unit = (size >> 20, "MiB") if size >= 1 << 20 else (size >> 10, "KiB")
         print(f"moving {unit[0]} {unit[1]} ({size // 8} float64) to another process, "
-              f"{rounds} rounds, each against a NumPy copy in the same round")
+              f"{rounds} rounds, each against a NumPy copy in the same round", flush=True)
     for way, (label, _) in WAYS.items():
         times, baselines, matched = measure(way, array, rounds)
         ratio = spread([b / t for b, t in zip(baselines, times)])
@@ -229,10 +229,13 @@ def main():
               "(pip install numpy)", file=sys.stderr)
         sys.exit(1)
 
+    caught = []
+
     def interrupt(signum, _frame):
         signal.signal(signum, signal.SIG_DFL)
         if multiprocessing.parent_process() is not None:
             os.kill(os.getpid(), signum)  # a consumer: just die
+        caught.append(signum)
         raise KeyboardInterrupt  # the producer: `finally` blocks remove the segment
 
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -240,8 +243,10 @@ def main():
     try:
         run(size, rounds, as_json)
     except KeyboardInterrupt:  # the segment is gone (finally); die by the signal
-        print("alternatives.py: interrupted", file=sys.stderr)
-        os.kill(os.getpid(), signal.SIGINT)
+        signum = caught[0] if caught else signal.SIGINT
+        print(f"alternatives.py: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 if __name__ == "__main__":
