@@ -10,7 +10,7 @@
 //! the first, while the example cleans up; it must then die by one of the two.
 //!
 //! Cases: 16 commands of [`QUICK`] (a seeded pick) per `cargo test`, each with a
-//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 34, and
+//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 35, and
 //! `HOSTILE_SIGNAL_ROUNDS=N` repeats that N times.
 
 use std::time::Duration;
@@ -60,6 +60,11 @@ pub const QUICK: &[(&str, &[&str], u64)] = &[
         1500,
     ),
     ("alternatives", &["latency", "--n", "20"], 1500),
+    (
+        "alternatives",
+        &["hosts", "--size", "64KiB", "--rounds", "1"],
+        2000,
+    ),
 ];
 
 /// Visible subcommands not signalled here, and why.
