@@ -195,7 +195,11 @@ pub fn run(sizes: &[usize], rounds: u32, json: bool) -> Result<()> {
         .send()?; // "no more"
     let status = consumer.wait_until(Instant::now() + HELPER_EXIT)?;
     let status = status.context("the consumer did not end")?;
-    ensure!(status.success(), "the consumer failed ({})", describe(status));
+    ensure!(
+        status.success(),
+        "the consumer failed ({})",
+        describe(status)
+    );
     if json {
         crate::report::print_json("throughput", json!({ "sizes": sizes, "rows": rows }))?;
     }
