@@ -94,6 +94,19 @@ def svg(height, body, title):
             f'text-anchor="middle">{html.escape(title)}</text>\n' + "".join(body) + "</svg>\n")
 
 
+def note(y, s):
+    """A centred note under a chart, wrapped at commas to fit the width."""
+    rows, row = [], ""
+    for part in s.split(", "):
+        if row and len(row) + len(part) > 110:
+            rows.append(row + ",")
+            row = part
+        else:
+            row = f"{row}, {part}" if row else part
+    rows.append(row)
+    return "".join(text(WIDTH / 2, y + 14 * i, r, "middle", 11) for i, r in enumerate(rows)), 14 * len(rows)
+
+
 def text(x, y, s, anchor="start", size=12, extra=""):
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{extra}>'
             f"{html.escape(s)}</text>\n")
@@ -101,7 +114,7 @@ def text(x, y, s, anchor="start", size=12, extra=""):
 
 # ---------------------------------------------------------------- the two chart kinds
 
-def bars(title, axis_label, items, note=""):
+def bars(title, axis_label, items, note_text=""):
     """Horizontal bars: items are (label, value, low, high) — low/high a whisker or None."""
     left, right, top, row = 250, WIDTH - 90, 44, 26
     height = top + row * len(items) + 62
@@ -130,9 +143,11 @@ def bars(title, axis_label, items, note=""):
         out.append(text(end + 6, y + 17, fmt(v)))
     scale = " (logarithmic)" if x.log else ""
     out.append(text((left + right) / 2, bottom + 36, axis_label + scale, "middle"))
-    if note:
-        out.append(text((left + right) / 2, bottom + 54, note, "middle", 11))
-    return svg(height, out, title)
+    extra = 0
+    if note_text:
+        lines_svg, extra = note(bottom + 54, note_text)
+        out.append(lines_svg)
+    return svg(height + extra, out, title)
 
 
 MARKS = ["circle", "square", "triangle", "diamond", "cross", "plus", "ring", "star"]
@@ -166,7 +181,7 @@ def size_label(b):
     return f"{b >> 20} MiB" if b >= 1 << 20 else f"{b >> 10} KiB"
 
 
-def lines(title, y_label, series):
+def lines(title, y_label, series, note_text=""):
     """One line per series over the sizes (log2 x axis); series: (label, [(size, y)])."""
     left, right, top, bottom = 70, WIDTH - 250, 44, 380
     sizes = sorted({s for _, pts in series for s, _ in pts})
@@ -199,7 +214,11 @@ def lines(title, y_label, series):
     out.append(text(18, (top + bottom) / 2, y_label + scale, "middle", 12,
                     f' transform="rotate(-90 18 {(top + bottom) / 2:.0f})"'))
     out.append(text((left + right) / 2, bottom + 36, "array size (each step ×4 or more)", "middle"))
-    return svg(bottom + 50, out, title)
+    extra = 0
+    if note_text:
+        lines_svg, extra = note(bottom + 54, note_text)
+        out.append(lines_svg)
+    return svg(bottom + 50 + extra, out, title)
 
 
 # ---------------------------------------------------------------- the book's charts
@@ -226,14 +245,17 @@ def alternatives_charts(reports):
         series = [(label, pts) for label, pts in sorted(by_way.items()) if len(pts) > 1]
         if series:
             charts["alternatives-sweep.svg"] = lines(
-                "Every way over the sweep: median ratio to memcpy", "× memcpy", series)
-    lat = [dict(r) for rep in reports for r in ((rep.get("latency") or {}).get("rows") or [])]
+                "Every way over the sweep: median ratio to memcpy", "× memcpy", series,
+                "runs: " + ", ".join(sorted({r["run"] for r in rows if r["label"] in dict(series)})))
+    lat = [dict(r, run=rep["run"]) for rep in reports
+           for r in ((rep.get("latency") or {}).get("rows") or [])]
     if lat:
         lat.sort(key=lambda r: r["p50_ns"])
         charts["alternatives-latency.svg"] = bars(
             "An 8-byte round trip to another process: p50, whisker to p99",
             "microseconds",
-            [(r["label"], r["p50_ns"] / 1000, r["p50_ns"] / 1000, r["p99_ns"] / 1000) for r in lat])
+            [(r["label"], r["p50_ns"] / 1000, r["p50_ns"] / 1000, r["p99_ns"] / 1000) for r in lat],
+            "runs: " + ", ".join(sorted({r["run"] for r in lat})))
     return charts
 
 
