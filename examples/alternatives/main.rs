@@ -3,6 +3,7 @@
 //! side in one run. Redis runs for real (the example starts its own `redis-server`
 //! unless `--redis HOST:PORT` names one); the MPI counterpart is its own program,
 //! `cargo run -q -p alternatives-mpi`.
+mod hosts;
 mod isolation;
 mod job;
 mod latency;
@@ -54,6 +55,22 @@ enum Command {
     },
     /// A crash in a thread, and a crash in another process
     Isolation,
+    /// Move the array to another network namespace over a veth pair: TCP and Redis
+    /// (needs root)
+    Hosts {
+        /// The array's size in bytes, a multiple of 8 (4 KiB to 1 GiB)
+        #[arg(long, default_value = "4MiB", value_parser = array_size)]
+        size: usize,
+        /// Rounds per way (1 to 1000)
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        rounds: u32,
+    },
+    /// (helper) the far end of `hosts`, in a network namespace of its own
+    #[command(name = "_remote", hide = true)]
+    Remote {
+        #[arg(value_parser = array_size)]
+        size: usize,
+    },
     /// (helper) the consumer end of WAY; PEER says where the producer is
     #[command(name = "_consume", hide = true)]
     Consume {
@@ -85,6 +102,8 @@ fn main() -> std::process::ExitCode {
         } => job::throughput(size, rounds, &ways, redis.as_deref()),
         Command::Latency { n, ways, redis } => latency::run(n, &ways, redis.as_deref()),
         Command::Isolation => isolation::run(),
+        Command::Hosts { size, rounds } => hosts::run(size, rounds),
+        Command::Remote { size } => hosts::remote(size),
         Command::Consume { way, peer, rounds } => job::consume(way, &peer, rounds),
         Command::Echo { way, peer, n } => latency::echo(way, &peer, n),
         Command::Crash => isolation::crash(),

@@ -66,6 +66,11 @@ pub const QUICK: &[(&str, &[&str], u64)] = &[
         1500,
     ),
     ("alternatives", &["latency", "--n", "20"], 1500),
+    (
+        "alternatives",
+        &["hosts", "--size", "64KiB", "--rounds", "1"],
+        2000,
+    ),
 ];
 
 /// Visible subcommands not signalled here, and why.

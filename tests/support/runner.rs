@@ -149,8 +149,10 @@ pub fn profile_dir() -> PathBuf {
 /// `python3` on `PATH` must be able to import it.
 pub const PYTHON_MODULES: &[&str] = &["numpy"];
 
-/// What a fence names in `needs=` when it needs the suite to run as root (a private
-/// tmpfs mount over /dev/shm needs `CAP_SYS_ADMIN`), not a program.
+/// What a fence names in `needs=` when it needs the suite to run as root, not a
+/// program: a private tmpfs mount over /dev/shm needs `CAP_SYS_ADMIN`, and so do the
+/// network namespace and veth pair of the Alternatives chapter's `hosts` (made with
+/// iproute2's `ip`, which must be on `PATH` too).
 pub const ROOT: &str = "root";
 
 /// The programs (and Python modules, see [`PYTHON_MODULES`], and [`ROOT`]) of `needs`
@@ -160,7 +162,7 @@ pub fn missing_programs(needs: &[String]) -> Vec<String> {
         .iter()
         .filter(|p| {
             if p.as_str() == ROOT {
-                shmbook::os::uid() != 0
+                shmbook::os::uid() != 0 || shmbook::os::find_program("ip").is_none()
             } else if PYTHON_MODULES.contains(&p.as_str()) {
                 !python_imports(p)
             } else {
@@ -191,7 +193,10 @@ pub fn install_hint(program: &str) -> String {
         "mpirun" => "install MPI and libclang (Debian, Ubuntu: apt-get install mpich \
                      libmpich-dev libclang-dev; macOS: brew install mpich llvm)"
             .into(),
-        ROOT => "run the tests as root: the block mounts a private tmpfs over /dev/shm".into(),
+        ROOT => "run the tests as root, with iproute2's `ip` installed (the blocks mount a \
+                 private tmpfs over /dev/shm, or make a network namespace and a veth pair, \
+                 and remove them)"
+            .into(),
         "numpy" => "install NumPy for the python3 on PATH (pip install numpy; Debian, \
                     Ubuntu: apt-get install python3-numpy)"
             .into(),
