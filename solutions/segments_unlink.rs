@@ -33,7 +33,11 @@ pub const DATA: usize = 8;
 
 /// The header of a segment `create` made (at least [`DATA`] bytes long).
 pub fn header(shm: &Shmem) -> &Header {
-    assert!(shm.len() >= DATA, "a segment of {} bytes has no header", shm.len());
+    assert!(
+        shm.len() >= DATA,
+        "a segment of {} bytes has no header",
+        shm.len()
+    );
     // SAFETY: the mapping is page-aligned and at least DATA (8) bytes long; a Header
     // is two AtomicU32, valid for every bit pattern; the reference borrows `shm`.
     unsafe { &*shm.as_ptr().cast::<Header>() }

@@ -84,7 +84,10 @@ pub unsafe fn lock(shared: *mut Shared) -> anyhow::Result<bool> {
             libc::EOWNERDEAD => {
                 // The dead holder added to `left` and not to `right`: undo its update.
                 (*shared).left = (*shared).right;
-                errno("pthread_mutex_consistent", libc::pthread_mutex_consistent(mutex))?;
+                errno(
+                    "pthread_mutex_consistent",
+                    libc::pthread_mutex_consistent(mutex),
+                )?;
                 Ok(true)
             }
             rc => errno("pthread_mutex_lock", rc).map(|()| false),

@@ -47,7 +47,10 @@ pub mod semaphores_robust;
 
 #[cfg_attr(feature = "solutions", path = "../../solutions/alternatives_frames.rs")]
 pub mod alternatives_frames;
+#[cfg_attr(
+    feature = "solutions",
+    path = "../../solutions/alternatives_latency.rs"
+)]
+pub mod alternatives_latency;
 #[cfg_attr(feature = "solutions", path = "../../solutions/alternatives_ring.rs")]
 pub mod alternatives_ring;
-#[cfg_attr(feature = "solutions", path = "../../solutions/alternatives_latency.rs")]
-pub mod alternatives_latency;

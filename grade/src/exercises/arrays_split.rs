@@ -58,14 +58,21 @@ fn check(ctx: &Ctx) -> Verdict {
     }
     // The workers, each in a process of its own, on one shared array.
     let name = ctx.name("split");
-    for (n, w) in [(10, 3), (3, 5), (1 + seed % 5000, 1), (100_003 + seed % 1000, 4)] {
+    for (n, w) in [
+        (10, 3),
+        (3, 5),
+        (1 + seed % 5000, 1),
+        (100_003 + seed % 1000, 4),
+    ] {
         let shm = segment(&name, 4 * n)?;
         let args: Vec<Vec<String>> = (0..w)
             .map(|i| vec![name.clone(), n.to_string(), w.to_string(), i.to_string()])
             .collect();
         for r in workers(&FILL_ROLE, &args)? {
             if let Err(why) = r {
-                return Err(fail(format!("{w} workers on {n} items: a worker failed: {why}")));
+                return Err(fail(format!(
+                    "{w} workers on {n} items: a worker failed: {why}"
+                )));
             }
         }
         // SAFETY: the segment holds n u32 counters, page-aligned; AtomicU32 is valid for
@@ -118,7 +125,11 @@ fn parts(n: usize, w: usize) -> Verdict {
                     "{}, {}: {}",
                     show(i - 1),
                     show(i),
-                    if gap { "the items between belong to nobody" } else { "they overlap" }
+                    if gap {
+                        "the items between belong to nobody"
+                    } else {
+                        "they overlap"
+                    }
                 ),
                 if gap { TRUNCATED } else { OVERLAP },
             ));

@@ -22,7 +22,8 @@ pub const EXERCISE: Exercise = Exercise {
     linux_only: false,
 };
 
-const BOUNDED: Hint = Hint("nothing in this exercise waits: create, open and arrive return at once");
+const BOUNDED: Hint =
+    Hint("nothing in this exercise waits: create, open and arrive return at once");
 const EARLY: Hint = Hint("remove the name only when the last party arrives: a process that has not opened the segment yet can no longer find it");
 const LAST: Hint = Hint("the last party to arrive removes the name with shm_unlink at once: a Shmem's drop comes only when a process ends cleanly, and never after SIGKILL");
 const ONE_REMOVER: Hint = Hint("fetch_add returns the count before your own arrival: exactly one caller sees itself as the last; a separate load after the add can make two (or none) of them think so");
@@ -143,7 +144,10 @@ fn together(ctx: &Ctx) -> Verdict {
         .filter(|&s| word(&shm, s).load(Ordering::Acquire) == 2)
         .count();
     if exists(&name) {
-        return Err(fail("4 parties arrived, the last three at the same moment: the name is still there").hint(LAST));
+        return Err(fail(
+            "4 parties arrived, the last three at the same moment: the name is still there",
+        )
+        .hint(LAST));
     }
     if removers != 1 {
         return Err(fail(format!(

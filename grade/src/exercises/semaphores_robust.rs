@@ -9,8 +9,8 @@ use shared_memory::Shmem;
 
 use super::Exercise;
 use crate::kit::{
-    call, fail, segment, skip, until_or_ended, wait_all, Barrier, Ctx, Hint,
-    Role, Verdict, WORKER_TIMEOUT,
+    call, fail, segment, skip, until_or_ended, wait_all, Barrier, Ctx, Hint, Role, Verdict,
+    WORKER_TIMEOUT,
 };
 
 pub const EXERCISE: Exercise = Exercise {
@@ -28,7 +28,8 @@ const NOT_FAILURE: Hint = Hint("EOWNERDEAD is not a failure: it means you hold t
 const IGNORED: Hint = Hint("EOWNERDEAD hands you the lock with the data half updated: repair the counters, call pthread_mutex_consistent, and return true");
 const REPAIR: Hint = Hint("after EOWNERDEAD the counters may be half updated (left one more than right): make them equal before pthread_mutex_consistent");
 const CONSISTENT: Hint = Hint("after EOWNERDEAD call pthread_mutex_consistent before unlocking; unlocked without it, the mutex answers ENOTRECOVERABLE for ever");
-const EXCLUDE: Hint = Hint("lock() returns only once this thread holds the mutex: every other error is an error");
+const EXCLUDE: Hint =
+    Hint("lock() returns only once this thread holds the mutex: every other error is an error");
 
 pub const HINTS: &[Hint] = &[ROBUST, NOT_FAILURE, IGNORED, REPAIR, CONSISTENT, EXCLUDE];
 
@@ -59,7 +60,9 @@ fn counters(shm: &Shmem) -> (u64, u64) {
 
 fn check(ctx: &Ctx) -> Verdict {
     if !cfg!(target_os = "linux") {
-        return Err(skip("robust process-shared mutexes are Linux's (macOS has none)"));
+        return Err(skip(
+            "robust process-shared mutexes are Linux's (macOS has none)",
+        ));
     }
     let name = ctx.name("robust");
     let shm = segment(&name, 4096)?;
@@ -160,11 +163,13 @@ fn lock_within(shm: &Shmem, what: &str) -> Result<(bool, u64, u64), crate::kit::
         Ok(Ok(Err(e))) => {
             let e = format!("{e:#}");
             let f = fail(format!("{what}; the next lock() or unlock() failed: {e}"));
-            Err(if e.contains("ot recoverable") || e.contains("ENOTRECOVERABLE") {
-                f.hint(CONSISTENT)
-            } else {
-                f.hint(NOT_FAILURE)
-            })
+            Err(
+                if e.contains("ot recoverable") || e.contains("ENOTRECOVERABLE") {
+                    f.hint(CONSISTENT)
+                } else {
+                    f.hint(NOT_FAILURE)
+                },
+            )
         }
         Ok(Ok(Ok(found))) => Ok(found),
     }
@@ -181,8 +186,14 @@ fn usable(shm: &Shmem, when: &str) -> Verdict {
         return Ok(());
     }
     let said = std::io::Error::from_raw_os_error(rc);
-    let f = fail(format!("{when}: pthread_mutex_trylock on the mutex says {said}"));
-    Err(if rc == libc::ENOTRECOVERABLE { f.hint(CONSISTENT) } else { f })
+    let f = fail(format!(
+        "{when}: pthread_mutex_trylock on the mutex says {said}"
+    ));
+    Err(if rc == libc::ENOTRECOVERABLE {
+        f.hint(CONSISTENT)
+    } else {
+        f
+    })
 }
 
 /// Runs the adders, each making `n` updates, started together; with "repair", one of
@@ -217,7 +228,9 @@ fn adders(ctx: &Ctx, name: &str, n: u64, expect: &str) -> Verdict {
     }
     let want = u32::from(expect == "repair");
     if repairs != want {
-        return Err(fail(format!("{setting}: {repairs} lock() calls reported a repair, not {want}")));
+        return Err(fail(format!(
+            "{setting}: {repairs} lock() calls reported a repair, not {want}"
+        )));
     }
     Ok(())
 }
@@ -276,4 +289,3 @@ const DIE: Role = Role {
         bail!("nobody killed this worker")
     },
 };
-

@@ -19,7 +19,9 @@ const QUICK: Hint = Hint("the kernel refuses a reservation larger than all of /d
 const RESERVE: Hint = Hint("creating a segment reserves nothing: call posix_fallocate on it for every byte, right after creating it");
 const RETURNS_ERRNO: Hint = Hint("posix_fallocate returns the error number (0 for success) and does not set errno: compare its result with 0, not with -1");
 const LEFT_BEHIND: Hint = Hint("when the reservation fails, remove the segment you created: the caller gets an error and no name");
-const OWNER: Hint = Hint("return the Shmem that created the segment, still its owner: dropping it removes the name");
+const OWNER: Hint = Hint(
+    "return the Shmem that created the segment, still its owner: dropping it removes the name",
+);
 
 pub const HINTS: &[Hint] = &[QUICK, RESERVE, RETURNS_ERRNO, LEFT_BEHIND, OWNER];
 
@@ -29,16 +31,23 @@ const WITHIN: Duration = Duration::from_secs(5);
 
 fn check(ctx: &Ctx) -> Verdict {
     if !cfg!(target_os = "linux") {
-        return Err(skip("posix_fallocate on a segment, and /dev/shm, are Linux's"));
+        return Err(skip(
+            "posix_fallocate on a segment, and /dev/shm, are Linux's",
+        ));
     }
     use homework::sizing_room::create_reserved;
     let page = shmbook::os::page_size();
     let (total, free) = shmbook::sizing::dev_shm_space()?;
     let seed = std::process::id() as usize;
     // 1. Sizes that fit: small, whole pages and not, varied from run to run.
-    for (i, len) in [1, page + 1 + seed % (page - 1), (3 + seed % 5) * page, 37 * page - seed % 100]
-        .into_iter()
-        .enumerate()
+    for (i, len) in [
+        1,
+        page + 1 + seed % (page - 1),
+        (3 + seed % 5) * page,
+        37 * page - seed % 100,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let name = ctx.name(&format!("room{i}"));
         let began = Instant::now();
@@ -46,31 +55,38 @@ fn check(ctx: &Ctx) -> Verdict {
             Ok(Ok(shm)) => shm,
             Ok(Err(e)) => {
                 return Err(fail(format!(
-                    "create_reserved({len} bytes) failed with {free} bytes free in /dev/shm: {e:#}"
+                    "create_reserved(name, {len}) failed with {free} bytes free in /dev/shm: {e:#}"
                 )))
             }
-            Err(panic) => return Err(fail(format!("create_reserved({len} bytes) panicked: {panic}"))),
+            Err(panic) => {
+                return Err(fail(format!(
+                    "create_reserved(name, {len}) panicked: {panic}"
+                )))
+            }
         };
         let reserved_bytes = reserved(&name).unwrap_or(0);
         if shm.len() < len {
-            return Err(fail(format!("create_reserved({len} bytes) returned {} bytes", shm.len())));
+            return Err(fail(format!(
+                "create_reserved(name, {len}) returned {} bytes",
+                shm.len()
+            )));
         }
         if reserved_bytes < len as u64 {
             return Err(fail(format!(
-                "create_reserved({len} bytes) returned, and /dev/shm has {reserved_bytes} bytes reserved for the segment (st_blocks × 512)"
+                "create_reserved(name, {len}) returned, and /dev/shm has {reserved_bytes} bytes reserved for the segment (st_blocks × 512)"
             ))
             .hint(RESERVE));
         }
         drop(shm);
         if exists(&name) {
             return Err(fail(format!(
-                "the Shmem create_reserved({len} bytes) returned was dropped, and the name is still there"
+                "the Shmem create_reserved(name, {len}) returned was dropped, and the name is still there"
             ))
             .hint(OWNER));
         }
         if began.elapsed() > WITHIN {
             return Err(fail(format!(
-                "create_reserved({len} bytes) took {:.1} s",
+                "create_reserved(name, {len}) took {:.1} s",
                 began.elapsed().as_secs_f64()
             ))
             .hint(QUICK));
@@ -82,7 +98,7 @@ fn check(ctx: &Ctx) -> Verdict {
     for (i, len) in [over, usize::MAX - seed % 1000].into_iter().enumerate() {
         let name = ctx.name(&format!("over{i}"));
         let what = format!(
-            "create_reserved({len} bytes), /dev/shm holding {total} bytes in all ({free} free)"
+            "create_reserved(name, {len}), /dev/shm holding {total} bytes in all ({free} free)"
         );
         let began = Instant::now();
         let result = catch(|| create_reserved(&name, len).map(|shm| shm.len()));
@@ -98,7 +114,9 @@ fn check(ctx: &Ctx) -> Verdict {
                 .hint(RETURNS_ERRNO));
             }
             Ok(Err(_)) if left => {
-                return Err(fail(format!("{what} failed, and left the name behind")).hint(LEFT_BEHIND))
+                return Err(
+                    fail(format!("{what} failed, and left the name behind")).hint(LEFT_BEHIND)
+                )
             }
             Ok(Err(_)) => {}
         }
@@ -124,4 +142,3 @@ fn reserved(name: &str) -> Option<u64> {
         .ok()
         .map(|m| m.blocks() * 512)
 }
-
