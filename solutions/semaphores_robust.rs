@@ -62,7 +62,10 @@ pub unsafe fn init(shared: *mut Shared) -> anyhow::Result<()> {
         }
     }
     #[cfg(not(target_os = "linux"))]
-    bail!("robust mutexes: not supported on this system")
+    {
+        let _ = shared;
+        bail!("robust mutexes: not supported on this system")
+    }
     // SOLUTION: end
 }
 
@@ -94,7 +97,10 @@ pub unsafe fn lock(shared: *mut Shared) -> anyhow::Result<bool> {
         }
     }
     #[cfg(not(target_os = "linux"))]
-    bail!("robust mutexes: not supported on this system")
+    {
+        let _ = shared;
+        bail!("robust mutexes: not supported on this system")
+    }
     // SOLUTION: end
 }
 
