@@ -28,8 +28,7 @@ const NOT_FAILURE: Hint = Hint("EOWNERDEAD is not a failure: it means you hold t
 const IGNORED: Hint = Hint("EOWNERDEAD hands you the lock with the data half updated: repair the counters, call pthread_mutex_consistent, and return true");
 const REPAIR: Hint = Hint("after EOWNERDEAD the counters may be half updated (left one more than right): make them equal before pthread_mutex_consistent");
 const CONSISTENT: Hint = Hint("after EOWNERDEAD call pthread_mutex_consistent before unlocking; unlocked without it, the mutex answers ENOTRECOVERABLE for ever");
-const EXCLUDE: Hint =
-    Hint("lock() returns only once this thread holds the mutex: every other error is an error");
+const EXCLUDE: Hint = Hint("with nobody killed the counters must agree: lock() returns Ok only once this thread holds the mutex, and any other result of pthread_mutex_lock is an error");
 
 pub const HINTS: &[Hint] = &[ROBUST, NOT_FAILURE, IGNORED, REPAIR, CONSISTENT, EXCLUDE];
 
