@@ -312,3 +312,33 @@ pub fn dead_pid() -> anyhow::Result<u32> {
     child.wait()?;
     Ok(pid)
 }
+
+/// Waits (at most `limit`) until `ready()` holds while `worker` runs, and gives the
+/// worker back. A worker that ends first is reaped and its result (see
+/// [`worker_result`]) is the error, at once rather than at the limit; at the limit the
+/// worker is killed.
+pub fn until_or_ended(
+    mut worker: Helper,
+    what: &str,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<Helper, String> {
+    let mut ended = false;
+    let waited = shmbook::wait::until(what, limit, || {
+        ended = !matches!(worker.try_wait(), Ok(None));
+        ended || ready()
+    });
+    if let Err(e) = waited {
+        return Err(format!("{e:#}"));
+    }
+    if !ended {
+        return Ok(worker);
+    }
+    match worker.wait(WORKER_TIMEOUT) {
+        Ok(f) => Err(match worker_result(&f) {
+            Ok(out) => format!("a worker ended early, saying {out:?}"),
+            Err(why) => why,
+        }),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}

@@ -21,23 +21,39 @@
 pub mod segments_open;
 #[cfg_attr(feature = "solutions", path = "../../solutions/segments_sweep.rs")]
 pub mod segments_sweep;
+#[cfg_attr(feature = "solutions", path = "../../solutions/segments_unlink.rs")]
+pub mod segments_unlink;
 
 #[cfg_attr(feature = "solutions", path = "../../solutions/sizing_pages.rs")]
 pub mod sizing_pages;
 #[cfg_attr(feature = "solutions", path = "../../solutions/sizing_reserved.rs")]
 pub mod sizing_reserved;
+#[cfg_attr(feature = "solutions", path = "../../solutions/sizing_room.rs")]
+pub mod sizing_room;
 
 #[cfg_attr(feature = "solutions", path = "../../solutions/arrays_header.rs")]
 pub mod arrays_header;
 #[cfg_attr(feature = "solutions", path = "../../solutions/arrays_ready.rs")]
 pub mod arrays_ready;
+#[cfg_attr(feature = "solutions", path = "../../solutions/arrays_split.rs")]
+pub mod arrays_split;
 
 #[cfg_attr(feature = "solutions", path = "../../solutions/semaphores_counter.rs")]
 pub mod semaphores_counter;
 #[cfg_attr(feature = "solutions", path = "../../solutions/semaphores_counting.rs")]
 pub mod semaphores_counting;
+#[cfg_attr(feature = "solutions", path = "../../solutions/semaphores_robust.rs")]
+pub mod semaphores_robust;
 
 #[cfg_attr(feature = "solutions", path = "../../solutions/alternatives_frames.rs")]
 pub mod alternatives_frames;
 #[cfg_attr(feature = "solutions", path = "../../solutions/alternatives_ring.rs")]
 pub mod alternatives_ring;
+
+// The chapter's third exercise, a group of its own so that rustfmt keeps the book's
+// order (it sorts the modules of a group).
+#[cfg_attr(
+    feature = "solutions",
+    path = "../../solutions/alternatives_latency.rs"
+)]
+pub mod alternatives_latency;

@@ -7,15 +7,20 @@ use std::time::Duration;
 use crate::kit::{one_line, segment, Ctx, Hint, Role, Verdict};
 
 mod alternatives_frames;
+mod alternatives_latency;
 mod alternatives_ring;
 mod arrays_header;
 mod arrays_ready;
+mod arrays_split;
 mod segments_open;
 mod segments_sweep;
+mod segments_unlink;
 mod semaphores_counter;
 mod semaphores_counting;
+mod semaphores_robust;
 mod sizing_pages;
 mod sizing_reserved;
+mod sizing_room;
 
 /// One exercise: its file `homework/src/NAME.rs`, its chapter and its check.
 pub struct Exercise {
@@ -39,14 +44,19 @@ pub struct Exercise {
 pub const EXERCISES: &[Exercise] = &[
     segments_open::EXERCISE,
     segments_sweep::EXERCISE,
+    segments_unlink::EXERCISE,
     sizing_pages::EXERCISE,
     sizing_reserved::EXERCISE,
+    sizing_room::EXERCISE,
     arrays_header::EXERCISE,
     arrays_ready::EXERCISE,
+    arrays_split::EXERCISE,
     semaphores_counter::EXERCISE,
     semaphores_counting::EXERCISE,
+    semaphores_robust::EXERCISE,
     alternatives_frames::EXERCISE,
     alternatives_ring::EXERCISE,
+    alternatives_latency::EXERCISE,
 ];
 
 /// Checks of the grader itself (`--self-test`, run by `tests/homework.rs`): each leaves
