@@ -2,7 +2,7 @@
 //! copy of itself whose `homework/src/` holds those files, and runs it.
 //!
 //! The copy (a "tree") lives in `target/grade-trees/<KEY>/`, where KEY is a hash of the
-//! ten exercise files it holds: different files can never be graded by a build of
+//! exercise files it holds: different files can never be graded by a build of
 //! other files (no stale build, whatever the files' timestamps), and files graded
 //! before are not built again. A tree holds exactly the given files; an exercise file
 //! not given is the one in this copy's `homework/src/` (in a hand-out: the starter),
