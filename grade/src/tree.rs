@@ -144,7 +144,7 @@ impl Built {
     }
 }
 
-/// The texts of the ten exercise files of the tree.
+/// The texts of the exercise files of the tree.
 fn texts(source: &Source) -> anyhow::Result<BTreeMap<&'static str, String>> {
     use anyhow::Context;
     let root = root();
