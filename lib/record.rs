@@ -244,7 +244,9 @@ impl Report {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let text = serde_json::to_string_pretty(&self)? + "\n";
+        let mut text = String::new();
+        layout(&serde_json::to_value(&self)?, 0, &mut text);
+        text.push('\n');
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
     }
 
@@ -253,6 +255,42 @@ impl Report {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// Pretty JSON, except that an array of numbers stays on one line: a run's rounds are
+/// one line per row, not one line per number.
+fn layout(value: &serde_json::Value, depth: usize, out: &mut String) {
+    use serde_json::Value;
+    let indent = |n: usize| "  ".repeat(n);
+    match value {
+        Value::Object(fields) if !fields.is_empty() => {
+            out.push_str("{\n");
+            for (i, (key, field)) in fields.iter().enumerate() {
+                out.push_str(&format!(
+                    "{}{}: ",
+                    indent(depth + 1),
+                    Value::from(key.as_str())
+                ));
+                layout(field, depth + 1, out);
+                out.push_str(if i + 1 < fields.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{}}}", indent(depth)));
+        }
+        Value::Array(items) if items.iter().any(|v| v.is_object() || v.is_array()) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&indent(depth + 1));
+                layout(item, depth + 1, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{}]", indent(depth)));
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(Value::to_string).collect();
+            out.push_str(&format!("[{}]", items.join(", ")));
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -342,6 +380,28 @@ mod tests {
         assert_eq!(row.ratio.unwrap().median, 0.5);
         assert_eq!(row.ratio.unwrap().max, 1.0);
         assert!((row.gbps - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn numbers_stay_on_one_line_and_the_document_reads_back() {
+        let mut report = Report::begin();
+        let ms = Duration::from_millis;
+        let row = Row::new("shm", "x", 4096, &[ms(1), ms(2)], &[ms(1), ms(1)]);
+        report.throughput = Some(Throughput {
+            sizes: vec![4096],
+            rows: vec![row],
+        });
+        let path = std::env::temp_dir().join(format!("shmbook-record-{}.json", std::process::id()));
+        report.clone().write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let back = Report::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(text.contains("\"time_ns\": [1000000, 2000000]"), "{text}");
+        assert_eq!(
+            back.throughput.unwrap().rows[0].time_ns,
+            vec![1_000_000, 2_000_000]
+        );
+        assert_eq!(back.run, report.run);
     }
 
     #[test]

@@ -41,7 +41,19 @@ pub fn run(sizes: &[usize], rounds: u32, progress: bool) -> Result<Fanout> {
                 let mut row = measured.row(way, size);
                 anyhow::ensure!(row.matched, "a consumer's checksum differed");
                 row.consumers = Some(consumers as u32);
-                row.label = format!("{}, {consumers} ×", way.label());
+                let (what, whom) = (
+                    if way == Way::Socket {
+                        "sockets"
+                    } else {
+                        "segment"
+                    },
+                    if consumers == 1 {
+                        "consumer"
+                    } else {
+                        "consumers"
+                    },
+                );
+                row.label = format!("{what}, {consumers} {whom}");
                 print_row(&row);
                 result.rows.push(row);
             }

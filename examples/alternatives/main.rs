@@ -10,6 +10,7 @@ mod latency;
 mod mapped;
 mod redis_way;
 mod streams;
+mod tables;
 
 use std::path::PathBuf;
 
@@ -93,6 +94,11 @@ enum Command {
         #[arg(long, value_name = "HOST:PORT", value_parser = address)]
         redis: Option<String>,
     },
+    /// The tables of a recorded run (a file `record` or `--json` wrote)
+    Tables {
+        /// The JSON file, e.g. data/alternatives/RUN.json
+        file: PathBuf,
+    },
     /// A crash in a thread, and a crash in another process
     Isolation,
     /// (helper) the consumer end of WAY; PEER says where the producer is
@@ -148,6 +154,7 @@ fn main() -> std::process::ExitCode {
             write(json, |r| r.fanout = Some(result))
         }
         Command::Record { file, quick, redis } => record(&file, quick, redis.as_deref()),
+        Command::Tables { file } => tables::run(&file),
         Command::Isolation => isolation::run(),
         Command::Consume { way, peer, rounds } => job::consume(way, &peer, rounds),
         Command::Echo { way, peer, n } => latency::echo(way, &peer, n),
