@@ -252,6 +252,29 @@ pub struct Reader {
 
 const _: () = assert!(std::mem::size_of::<Control>() <= HEADER);
 
+impl Control {
+    /// True when each of the first `readers` consumers shows `value` in its `flag`.
+    pub fn all(&self, readers: usize, flag: fn(&Reader) -> &Line, value: u64) -> bool {
+        (self.readers.iter().take(readers)).all(|r| flag(r).0.load(Ordering::Acquire) == value)
+    }
+
+    /// Whether the first `readers` consumers' checksums are all `expected`, and their
+    /// page faults together.
+    pub fn results(&self, readers: usize, expected: u64) -> (bool, u64) {
+        let readers = &self.readers[..readers.min(MAX_READERS)];
+        let matched = readers
+            .iter()
+            .all(|r| r.sum.0.load(Ordering::Relaxed) == expected);
+        (
+            matched,
+            readers
+                .iter()
+                .map(|r| r.faults.0.load(Ordering::Relaxed))
+                .sum(),
+        )
+    }
+}
+
 /// A mapping seen as [`Control`] followed by the array's bytes.
 pub struct Region<'m> {
     base: *mut u8,

@@ -3,6 +3,7 @@
 //! writes the array once per consumer.
 
 use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
@@ -10,6 +11,7 @@ use shmbook::alternatives::FANOUT;
 use shmbook::alternatives::{
     accept, listen, send_size, spawn_consumer, two_words, wait_all, Aligned, Way,
 };
+use shmbook::helper::Helper;
 use shmbook::measure::{as_bytes, checksum, make_array, minor_faults, size_text};
 use shmbook::record::Fanout;
 
@@ -67,6 +69,42 @@ pub fn run(sizes: &[usize], rounds: u32, progress: bool) -> Result<Fanout> {
 /// consumer reads while the others are written to. The clock runs from the first
 /// byte until the last consumer's ack (the threads' start-up included).
 fn sockets(data: &[f64], rounds: u32, consumers: usize) -> Result<Measured<'_>> {
+    let (helpers, streams) = connect_consumers(consumers, rounds, data)?;
+    let (expected, mut measured) = (checksum(data), Measured::new(data));
+    for _ in 0..rounds {
+        measured.round(|| {
+            let (before, start) = (minor_faults(), Instant::now());
+            std::thread::scope(|s| {
+                let writers: Vec<_> = (streams.iter())
+                    .map(|stream| s.spawn(move || send_one(stream, data)))
+                    .collect();
+                let joined = writers.into_iter().map(|w| w.join());
+                joined
+                    .map(|j| j.map_err(|_| anyhow!("a writer panicked"))?)
+                    .collect::<Result<()>>()
+            })?;
+            let (time, mine) = (start.elapsed(), minor_faults() - before);
+            let (matched, theirs) = reports(&streams, expected)?; // off the clock
+            Ok(Round::new(time, matched, Some(mine + theirs)))
+        })?;
+    }
+    wait_all(helpers)?;
+    Ok(measured)
+}
+
+/// One consumer's part of a round: the whole array, then its one-byte ack.
+fn send_one(mut stream: &UnixStream, data: &[f64]) -> Result<()> {
+    stream.write_all(as_bytes(data))?;
+    Ok(stream.read_exact(&mut [0u8; 1])?)
+}
+// ANCHOR_END: sockets
+
+/// Starts the consumers, accepts their connections and tells each the array's size.
+fn connect_consumers(
+    consumers: usize,
+    rounds: u32,
+    data: &[f64],
+) -> Result<(Vec<Helper>, Vec<UnixStream>)> {
     let (listener, path) = listen()?;
     let path = path.to_string_lossy();
     let helpers: Vec<_> = (0..consumers)
@@ -78,38 +116,17 @@ fn sockets(data: &[f64], rounds: u32, consumers: usize) -> Result<Measured<'_>> 
     for stream in &streams {
         send_size(&mut &*stream, std::mem::size_of_val(data))?; // once, off the clock
     }
-    let (expected, mut measured) = (checksum(data), Measured::new(data));
-    for _ in 0..rounds {
-        measured.round(|| {
-            let (before, start) = (minor_faults(), Instant::now());
-            std::thread::scope(|s| {
-                let writers: Vec<_> = (streams.iter())
-                    .map(|mut stream| {
-                        s.spawn(move || -> Result<()> {
-                            stream.write_all(as_bytes(data))?;
-                            Ok(stream.read_exact(&mut [0u8; 1])?) // the ack
-                        })
-                    })
-                    .collect();
-                writers
-                    .into_iter()
-                    .try_for_each(|w| w.join().map_err(|_| anyhow!("a writer panicked"))?)
-            })?;
-            let (time, mut faults, mut matched) = (start.elapsed(), minor_faults() - before, true);
-            for mut stream in &streams {
-                let mut report = [0u8; 16]; // off the clock: checksum and page faults
-                stream.read_exact(&mut report)?;
-                let [sum, theirs] = two_words(&report)?;
-                (matched, faults) = (matched && sum == expected, faults + theirs);
-            }
-            Ok(Round {
-                time,
-                matched,
-                faults: Some(faults),
-            })
-        })?;
-    }
-    wait_all(helpers)?;
-    Ok(measured)
+    Ok((helpers, streams))
 }
-// ANCHOR_END: sockets
+
+/// Every consumer's checksum and page faults: whether all matched, and the sum.
+fn reports(streams: &[UnixStream], expected: u64) -> Result<(bool, u64)> {
+    let (mut matched, mut faults) = (true, 0);
+    for mut stream in streams {
+        let mut report = [0u8; 16];
+        stream.read_exact(&mut report)?;
+        let [sum, theirs] = two_words(&report)?;
+        (matched, faults) = (matched && sum == expected, faults + theirs);
+    }
+    Ok((matched, faults))
+}

@@ -35,7 +35,16 @@ pub struct Round {
 }
 // ANCHOR_END: measure
 
-// ANCHOR: interleave
+impl Round {
+    pub fn new(time: Duration, matched: bool, faults: Option<u64>) -> Round {
+        Round {
+            time,
+            matched,
+            faults,
+        }
+    }
+}
+
 impl<'a> Measured<'a> {
     pub fn new(data: &'a [f64]) -> Self {
         let target = Aligned::zeroed(data.len()); // every page mapped already
@@ -49,31 +58,27 @@ impl<'a> Measured<'a> {
             target,
         }
     }
+}
 
+// ANCHOR: interleave
+impl Measured<'_> {
     /// Runs one round of the way beside one `memcpy` of the same data: the copy goes
     /// first in even rounds and second in odd ones, so that neither always finds the
     /// caches as the other left them. Nothing else runs in between.
     pub fn round(&mut self, way: impl FnOnce() -> Result<Round>) -> Result<()> {
         let copy_first = self.times.len() % 2 == 0;
-        let mut baseline = if copy_first {
-            self.memcpy()
-        } else {
-            Duration::ZERO
-        };
+        let before = copy_first.then(|| self.memcpy());
         let round = way()?;
-        if !copy_first {
-            baseline = self.memcpy();
-        }
+        let baseline = before.unwrap_or_else(|| self.memcpy());
         self.times.push(round.time);
         self.baselines.push(baseline);
         self.matched &= round.matched;
-        self.faults = match (self.faults, round.faults) {
-            (Some(a), Some(b)) => Some(a.min(b)), // a stray fault is not the way's cost
-            (a, b) => a.or(b),
-        };
+        // The round with the fewest faults: a stray fault is not the way's cost.
+        self.faults = self.faults.into_iter().chain(round.faults).min();
         Ok(())
     }
 
+    /// The baseline: one copy of the array into page-aligned memory, already mapped.
     fn memcpy(&mut self) -> Duration {
         let start = Instant::now();
         self.target.copy_from_slice(self.data);
@@ -120,11 +125,7 @@ pub fn throughput(
     redis: Option<&str>,
     progress: bool,
 ) -> Result<Throughput> {
-    let mut result = Throughput {
-        sizes: sizes.to_vec(),
-        rows: vec![],
-    };
-    let mut all_matched = true;
+    let (mut rows, mut all_matched) = (vec![], true);
     for &size in sizes {
         let rounds = rounds.unwrap_or_else(|| auto_rounds(size));
         let data = Aligned::copy_of(&make_array(size / 8)); // page-aligned, like a segment
@@ -136,23 +137,18 @@ pub fn throughput(
         );
         warn_if_debug(size >= 64 << 20);
         for &way in if ways.is_empty() { THROUGHPUT } else { ways } {
-            if progress {
-                eprintln!("[{}] {} ...", size_text(size), way.name());
-            }
-            ensure!(!shmbook::cleanup::interrupted(), "interrupted");
-            if let Some(m) = measure(way, &data, rounds, redis)? {
+            if let Some(m) = measure(way, &data, rounds, redis, progress)? {
                 all_matched &= m.matched;
-                let row = m.row(way, size);
-                print_row(&row);
-                result.rows.push(row);
+                rows.push(m.row(way, size));
+                print_row(&rows[rows.len() - 1]);
             }
         }
     }
-    ensure!(
-        all_matched,
-        "a consumer's checksum differed from the producer's"
-    );
-    Ok(result)
+    ensure!(all_matched, "a consumer's checksum differed");
+    Ok(Throughput {
+        sizes: sizes.to_vec(),
+        rows,
+    })
 }
 // ANCHOR_END: throughput
 
@@ -199,14 +195,20 @@ pub fn ratio_text(r: f64) -> String {
     }
 }
 
-/// Moves the array one way. `None` when the way printed a line saying why it did not
-/// run.
+/// Moves the array one way (saying so on standard error with `progress`). `None` when
+/// the way printed a line saying why it did not run.
 fn measure<'a>(
     way: Way,
     data: &'a [f64],
     rounds: u32,
     redis: Option<&str>,
+    progress: bool,
 ) -> Result<Option<Measured<'a>>> {
+    if progress {
+        let size = size_text(std::mem::size_of_val(data));
+        eprintln!("[{size}] {} ...", way.name());
+    }
+    ensure!(!shmbook::cleanup::interrupted(), "interrupted");
     let measured = match way {
         Way::Threads => streams::threads(data, rounds)?,
         Way::ZeroCopy => mapped::zero_copy(data, rounds)?,

@@ -4,14 +4,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use shared_memory::{Shmem, ShmemConf};
 use shmbook::alternatives::{
-    open, prefault_segment, spawn_consumer, spin_until, temp_file, wait_all, Control, Region, Way,
-    HEADER, MAX_READERS,
+    open, prefault_segment, spawn_consumer, spin_until, temp_file, wait_all, Control, Line, Reader,
+    Region, Way, HEADER, MAX_READERS,
 };
 use shmbook::helper::Helper;
 use shmbook::measure::{checksum, fill_array, minor_faults};
@@ -141,13 +141,9 @@ fn produce<'a, T>(
     mut prepare: impl FnMut(u64) -> Result<()>,
     mut send: impl FnMut(u64) -> Result<T>,
 ) -> Result<Measured<'a>> {
-    let (expected, flags) = (checksum(data), &control.readers[..readers]);
-    let all = |line: fn(&shmbook::alternatives::Reader) -> &AtomicU64, value| {
-        flags
-            .iter()
-            .all(|r| line(r).load(Ordering::Acquire) == value)
-    };
-    spin_until("the consumers", || all(|r| &r.ready.0, 1))?;
+    let expected = checksum(data);
+    let all = |flag: fn(&Reader) -> &Line, value| control.all(readers, flag, value);
+    spin_until("the consumers", || all(|r| &r.ready, 1))?;
     let mut measured = Measured::new(data);
     for round in 1..=u64::from(rounds) {
         measured.round(|| {
@@ -155,23 +151,13 @@ fn produce<'a, T>(
             let (before, start) = (minor_faults(), Instant::now());
             let sent = send(round)?;
             control.sent.0.store(round, Ordering::Release);
-            spin_until("the acks", || all(|r| &r.ack.0, round))?;
+            spin_until("the acks", || all(|r| &r.ack, round))?;
             let (time, mine) = (start.elapsed(), minor_faults() - before);
             // Off the clock: the consumers' checksums and page faults, through `done`.
-            spin_until("the checksums", || all(|r| &r.done.0, round))?;
-            let matched = flags
-                .iter()
-                .all(|r| r.sum.0.load(Ordering::Relaxed) == expected);
-            let theirs: u64 = flags
-                .iter()
-                .map(|r| r.faults.0.load(Ordering::Relaxed))
-                .sum();
+            spin_until("the checksums", || all(|r| &r.done, round))?;
+            let (matched, theirs) = control.results(readers, expected);
             drop(sent);
-            Ok(Round {
-                time,
-                matched,
-                faults: Some(mine + theirs),
-            })
+            Ok(Round::new(time, matched, Some(mine + theirs)))
         })?;
     }
     Ok(measured)

@@ -112,11 +112,7 @@ pub fn throughput<'a>(server: &Server, data: &'a [f64], rounds: u32) -> Result<M
             let report = pop(&mut con, &keys[2])?;
             let [sum, theirs] = two_words(&report)?;
             let (matched, faults) = (sum == expected, Some(mine + theirs));
-            Ok(Round {
-                time,
-                matched,
-                faults,
-            })
+            Ok(Round::new(time, matched, faults))
         })?;
     }
     consumer.wait_ok(PROCESS_TIMEOUT)?;

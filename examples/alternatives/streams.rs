@@ -45,11 +45,7 @@ pub fn threads(data: &[f64], rounds: u32) -> Result<Measured<'_>> {
                 let (back, received, sum) = answer.context("no answer")?;
                 array = back; // the same Vec comes back for the next round
                 let (time, matched) = (received - sent, sum == expected);
-                Ok(Round {
-                    time,
-                    matched,
-                    faults: None,
-                })
+                Ok(Round::new(time, matched, None))
             })?;
         }
         drop(to_consumer); // ends the consumer's loop; the scope joins it
@@ -97,11 +93,7 @@ fn produce<'a>(
             rx.read_exact(&mut report).context("reading the checksum")?;
             let [sum, theirs] = two_words(&report)?;
             let (matched, faults) = (sum == expected, Some(mine + theirs));
-            Ok(Round {
-                time,
-                matched,
-                faults,
-            })
+            Ok(Round::new(time, matched, faults))
         })?;
     }
     Ok(measured)
