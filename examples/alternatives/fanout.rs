@@ -78,10 +78,8 @@ fn sockets(data: &[f64], rounds: u32, consumers: usize) -> Result<Measured<'_>> 
                 let writers: Vec<_> = (streams.iter())
                     .map(|stream| s.spawn(move || send_one(stream, data)))
                     .collect();
-                let joined = writers.into_iter().map(|w| w.join());
-                joined
-                    .map(|j| j.map_err(|_| anyhow!("a writer panicked"))?)
-                    .collect::<Result<()>>()
+                let mut joined = writers.into_iter().map(|w| w.join());
+                joined.try_for_each(|j| j.map_err(|_| anyhow!("a writer panicked"))?)
             })?;
             let (time, mine) = (start.elapsed(), minor_faults() - before);
             let (matched, theirs) = reports(&streams, expected)?; // off the clock

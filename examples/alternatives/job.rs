@@ -66,7 +66,7 @@ impl Measured<'_> {
     /// first in even rounds and second in odd ones, so that neither always finds the
     /// caches as the other left them. Nothing else runs in between.
     pub fn round(&mut self, way: impl FnOnce() -> Result<Round>) -> Result<()> {
-        let copy_first = self.times.len() % 2 == 0;
+        let copy_first = self.times.len().is_multiple_of(2);
         let before = copy_first.then(|| self.memcpy());
         let round = way()?;
         let baseline = before.unwrap_or_else(|| self.memcpy());
