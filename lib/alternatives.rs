@@ -628,3 +628,48 @@ pub fn wait_all(helpers: Vec<Helper>) -> Result<()> {
     }
     Ok(())
 }
+
+/// Keeps the calling thread on the `index`th CPU it may run on (Linux), so that two
+/// spinning sides each have a core of their own; the scheduler could otherwise put
+/// both on one core, where each waits for the other's time slice. Returns the CPUs the
+/// thread could use before, for [`unpin`]; `None` (and nothing changed) elsewhere, or
+/// when fewer than two CPUs are available.
+pub fn pin(index: usize) -> Option<PinnedFrom> {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+        use nix::unistd::Pid;
+        let before = sched_getaffinity(Pid::from_raw(0)).ok()?;
+        let cpus: Vec<usize> = (0..CpuSet::count())
+            .filter(|&c| before.is_set(c).unwrap_or(false))
+            .collect();
+        if cpus.len() < 2 {
+            return None;
+        }
+        let mut one = CpuSet::new();
+        one.set(cpus[index % cpus.len()]).ok()?;
+        sched_setaffinity(Pid::from_raw(0), &one).ok()?;
+        Some(PinnedFrom(before))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = index;
+        None
+    }
+}
+
+/// The CPUs a thread could use before [`pin`].
+#[cfg(target_os = "linux")]
+pub struct PinnedFrom(nix::sched::CpuSet);
+#[cfg(not(target_os = "linux"))]
+pub struct PinnedFrom;
+
+/// Lets the calling thread run on the CPUs it had before [`pin`] again.
+pub fn unpin(from: Option<PinnedFrom>) {
+    #[cfg(target_os = "linux")]
+    if let Some(PinnedFrom(set)) = from {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = from;
+}

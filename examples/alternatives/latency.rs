@@ -11,8 +11,8 @@ use hdrhistogram::Histogram;
 use raw_sync::events::EventState;
 use redis::Commands;
 use shmbook::alternatives::{
-    accept, attach_page, connect, events, listen, page_segment, redis_client, spawn_helper,
-    spin_until, timed_round_trips, wait_limit, words, Way, LATENCY, PAGE,
+    accept, attach_page, connect, events, listen, page_segment, pin, redis_client, spawn_helper,
+    spin_until, timed_round_trips, unpin, wait_limit, words, Way, LATENCY, PAGE,
 };
 use shmbook::helper::Helper;
 use shmbook::measure::duration_text;
@@ -20,7 +20,7 @@ use shmbook::record::{Latency, LatencyRow};
 use shmbook::sync::SyncContext;
 use shmbook::PROCESS_TIMEOUT;
 
-use crate::job::not_run;
+use crate::job::{not_run, ratio_text};
 use crate::redis_way;
 
 pub fn run(n: u32, ways: &[Way], given: Option<&str>) -> Result<Latency> {
@@ -66,7 +66,10 @@ pub fn run(n: u32, ways: &[Way], given: Option<&str>) -> Result<Latency> {
     };
     if let (Some(spin), Some(floor)) = (p50("spin"), p50("floor")) {
         let ratio = spin / floor.max(1.0);
-        println!("the spinning segment's p50 is {ratio:.1} × the floor's");
+        println!(
+            "the spinning segment's p50 is {} × the floor's",
+            ratio_text(ratio)
+        );
         result.spin_over_floor = Some(ratio);
     }
     Ok(result)
@@ -108,9 +111,11 @@ fn spin(n: u32) -> Result<Histogram<u64>> {
     let w = words(&shmem);
     let echo = spawn_echo(Way::Spin, &name, n, false)?;
     spin_until("the echo", || w[READY].load(Ordering::Acquire) == 1)?;
-    let times = timed_round_trips(n, |i| ping_pong(w, i))?;
+    let pinned = pin(0); // a core for each side: the echo pins itself to the next one
+    let times = timed_round_trips(n, |i| ping_pong(w, i));
+    unpin(pinned);
     echo.wait_ok(PROCESS_TIMEOUT)?;
-    Ok(times)
+    times
 }
 
 fn ping_pong(w: &[AtomicU64], i: u64) -> Result<()> {
@@ -123,8 +128,10 @@ fn echo_spin(name: &str, n: u32) -> Result<()> {
     answer(words(&shmem), n)
 }
 
-/// The echo's side: ready, then every message back (one untimed, `n` timed).
+/// The echo's side, on a core of its own: ready, then every message back (one
+/// untimed, `n` timed).
 fn answer(w: &[AtomicU64], n: u32) -> Result<()> {
+    let _ = pin(1);
     w[READY].store(1, Ordering::Release);
     for i in 1..=u64::from(n) + 1 {
         spin_until("the message", || w[PING].load(Ordering::Acquire) == i)?;

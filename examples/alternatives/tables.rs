@@ -52,7 +52,10 @@ pub fn run(file: &Path) -> Result<()> {
             );
         }
         if let Some(x) = l.spin_over_floor {
-            println!("the spinning segment's p50 is {x:.1} × the floor's");
+            println!(
+                "the spinning segment's p50 is {} × the floor's",
+                ratio_text(x)
+            );
         }
     }
     if let Some(f) = &report.fanout {
