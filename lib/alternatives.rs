@@ -230,6 +230,9 @@ pub struct Control {
     pub bytes: Line,
     /// The round whose array the producer has finished writing.
     pub sent: Line,
+    /// 1 when producer and consumer each keep to a core of their own (one consumer,
+    /// two or more cores; see [`pin`]).
+    pub pinned: Line,
     /// One set of flags per consumer (the fan-out has up to [`MAX_READERS`]).
     pub readers: [Reader; MAX_READERS],
 }
@@ -629,47 +632,49 @@ pub fn wait_all(helpers: Vec<Helper>) -> Result<()> {
     Ok(())
 }
 
-/// Keeps the calling thread on the `index`th CPU it may run on (Linux), so that two
-/// spinning sides each have a core of their own; the scheduler could otherwise put
-/// both on one core, where each waits for the other's time slice. Returns the CPUs the
-/// thread could use before, for [`unpin`]; `None` (and nothing changed) elsewhere, or
-/// when fewer than two CPUs are available.
-pub fn pin(index: usize) -> Option<PinnedFrom> {
+/// While it lives, the calling thread keeps to one CPU (Linux): `Pinned::to(Some(i))`
+/// picks the `i`th CPU the thread may use, so that two spinning sides can each have a
+/// core of their own; the scheduler could otherwise put both on one core, where each
+/// waits for the other's time slice. Dropping it lets the thread run anywhere it could
+/// before. `None`, fewer than two CPUs, or another system: nothing changes.
+pub struct Pinned {
     #[cfg(target_os = "linux")]
-    {
-        use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
-        use nix::unistd::Pid;
-        let before = sched_getaffinity(Pid::from_raw(0)).ok()?;
-        let cpus: Vec<usize> = (0..CpuSet::count())
-            .filter(|&c| before.is_set(c).unwrap_or(false))
-            .collect();
-        if cpus.len() < 2 {
-            return None;
+    before: Option<nix::sched::CpuSet>,
+}
+
+impl Pinned {
+    pub fn to(index: Option<usize>) -> Pinned {
+        #[cfg(target_os = "linux")]
+        {
+            use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+            use nix::unistd::Pid;
+            let pin = |index: usize| {
+                let before = sched_getaffinity(Pid::from_raw(0)).ok()?;
+                let cpus: Vec<usize> = (0..CpuSet::count())
+                    .filter(|&c| before.is_set(c).unwrap_or(false))
+                    .collect();
+                let mut one = CpuSet::new();
+                one.set(*cpus.get(index % cpus.len().max(2))?).ok()?;
+                sched_setaffinity(Pid::from_raw(0), &one).ok()?;
+                Some(before)
+            };
+            Pinned {
+                before: index.and_then(pin),
+            }
         }
-        let mut one = CpuSet::new();
-        one.set(cpus[index % cpus.len()]).ok()?;
-        sched_setaffinity(Pid::from_raw(0), &one).ok()?;
-        Some(PinnedFrom(before))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = index;
-        None
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = index;
+            Pinned {}
+        }
     }
 }
 
-/// The CPUs a thread could use before [`pin`].
-#[cfg(target_os = "linux")]
-pub struct PinnedFrom(nix::sched::CpuSet);
-#[cfg(not(target_os = "linux"))]
-pub struct PinnedFrom;
-
-/// Lets the calling thread run on the CPUs it had before [`pin`] again.
-pub fn unpin(from: Option<PinnedFrom>) {
-    #[cfg(target_os = "linux")]
-    if let Some(PinnedFrom(set)) = from {
-        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(set) = self.before.take() {
+            let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+        }
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = from;
 }

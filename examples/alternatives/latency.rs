@@ -11,8 +11,8 @@ use hdrhistogram::Histogram;
 use raw_sync::events::EventState;
 use redis::Commands;
 use shmbook::alternatives::{
-    accept, attach_page, connect, events, listen, page_segment, pin, redis_client, spawn_helper,
-    spin_until, timed_round_trips, unpin, wait_limit, words, Way, LATENCY, PAGE,
+    accept, attach_page, connect, events, listen, page_segment, redis_client, spawn_helper,
+    spin_until, timed_round_trips, wait_limit, words, Pinned, Way, LATENCY, PAGE,
 };
 use shmbook::helper::Helper;
 use shmbook::measure::duration_text;
@@ -111,9 +111,9 @@ fn spin(n: u32) -> Result<Histogram<u64>> {
     let w = words(&shmem);
     let echo = spawn_echo(Way::Spin, &name, n, false)?;
     spin_until("the echo", || w[READY].load(Ordering::Acquire) == 1)?;
-    let pinned = pin(0); // a core for each side: the echo pins itself to the next one
+    let core = Pinned::to(Some(0)); // a core for each side: the echo takes the next one
     let times = timed_round_trips(n, |i| ping_pong(w, i));
-    unpin(pinned);
+    drop(core);
     echo.wait_ok(PROCESS_TIMEOUT)?;
     times
 }
@@ -131,7 +131,7 @@ fn echo_spin(name: &str, n: u32) -> Result<()> {
 /// The echo's side, on a core of its own: ready, then every message back (one
 /// untimed, `n` timed).
 fn answer(w: &[AtomicU64], n: u32) -> Result<()> {
-    let _ = pin(1);
+    let _core = Pinned::to(Some(1));
     w[READY].store(1, Ordering::Release);
     for i in 1..=u64::from(n) + 1 {
         spin_until("the message", || w[PING].load(Ordering::Acquire) == i)?;

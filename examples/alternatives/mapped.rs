@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::{ensure, Context, Result};
 use shared_memory::{Shmem, ShmemConf};
 use shmbook::alternatives::{
-    open, prefault_segment, spawn_consumer, spin_until, temp_file, wait_all, Control, Line, Reader,
-    Region, Way, HEADER, MAX_READERS,
+    open, prefault_segment, spawn_consumer, spin_until, temp_file, wait_all, Control, Line, Pinned,
+    Reader, Region, Way, HEADER, MAX_READERS,
 };
 use shmbook::helper::Helper;
 use shmbook::measure::{checksum, fill_array, minor_faults};
@@ -27,6 +27,11 @@ pub fn shm_reused(data: &[f64], rounds: u32, readers: usize) -> Result<Measured<
     let bytes = std::mem::size_of_val(data);
     let (name, shmem) = make_segment(bytes)?;
     let region = Region::of_shmem(&shmem)?;
+    region
+        .control()
+        .pinned
+        .0
+        .store(u64::from(readers == 1), Ordering::Release);
     let consumers = spawn_readers(Way::Shm, &name, rounds, readers)?;
     let measured = produce(
         region.control(),
@@ -50,6 +55,7 @@ pub fn zero_copy(data: &[f64], rounds: u32) -> Result<Measured<'_>> {
     let bytes = std::mem::size_of_val(data);
     let (name, shmem) = make_segment(bytes)?;
     let region = Region::of_shmem(&shmem)?;
+    region.control().pinned.0.store(1, Ordering::Release);
     let consumers = spawn_readers(Way::ZeroCopy, &name, rounds, 1)?;
     let produce_in_place = |_| {
         // SAFETY: the payload holds `bytes / 8` f64 (it was made that size) and is
@@ -144,6 +150,7 @@ fn produce<'a, T>(
     let expected = checksum(data);
     let all = |flag: fn(&Reader) -> &Line, value| control.all(readers, flag, value);
     spin_until("the consumers", || all(|r| &r.ready, 1))?;
+    let _core = Pinned::to(if readers == 1 { Some(0) } else { None });
     let mut measured = Measured::new(data);
     for round in 1..=u64::from(rounds) {
         measured.round(|| {
@@ -175,6 +182,7 @@ fn consume<T: AsRef<[f64]>>(
     mut receive: impl FnMut(u64) -> Result<T>,
 ) -> Result<()> {
     let flags = control.readers.get(reader).context("no such consumer")?;
+    let _core = Pinned::to((control.pinned.0.load(Ordering::Acquire) == 1).then_some(1));
     flags.ready.0.store(1, Ordering::Release);
     for round in 1..=u64::from(rounds) {
         let before = minor_faults();
@@ -229,6 +237,7 @@ pub fn shm_fresh(data: &[f64], rounds: u32) -> Result<Measured<'_>> {
     let flags = create(&base, HEADER)?;
     let flags = Region::of_shmem(&flags)?;
     flags.announce(bytes);
+    flags.control().pinned.0.store(1, Ordering::Release);
     let consumer = spawn_consumer(Way::Fresh, &base, rounds, false)?;
     let measured = produce(
         flags.control(),
@@ -292,6 +301,7 @@ pub fn file(data: &[f64], rounds: u32) -> Result<Measured<'_>> {
     map[HEADER..].fill(0); // pre-fault: map every page now
     let region = Region::of_mmap(&mut map)?;
     region.announce(bytes);
+    region.control().pinned.0.store(1, Ordering::Release);
     let consumer = spawn_consumer(Way::File, &path.to_string_lossy(), rounds, false)?;
     let measured = produce(
         region.control(),
