@@ -10,7 +10,7 @@
 //! the first, while the example cleans up; it must then die by one of the two.
 //!
 //! Cases: 16 commands of [`QUICK`] (a seeded pick) per `cargo test`, each with a
-//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 34, and
+//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 35, and
 //! `HOSTILE_SIGNAL_ROUNDS=N` repeats that N times.
 
 use std::time::Duration;
@@ -60,6 +60,11 @@ pub const QUICK: &[(&str, &[&str], u64)] = &[
         1500,
     ),
     ("alternatives", &["latency", "--n", "20"], 1500),
+    (
+        "alternatives",
+        &["fanout", "--size", "64KiB", "--rounds", "1"],
+        2000,
+    ),
 ];
 
 /// Visible subcommands not signalled here, and why.
@@ -76,6 +81,12 @@ pub const NOT_SIGNALLED: &[(&str, &str, &str)] = &[
         "creates nothing (FIFO class covers it)",
     ),
     ("segments", "open", "creates nothing (FIFO class covers it)"),
+    (
+        "alternatives",
+        "record",
+        "runs throughput, latency and fanout (signalled above) for minutes, then writes a file",
+    ),
+    ("alternatives", "tables", "reads a file, creates nothing"),
 ];
 
 const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
@@ -264,7 +275,7 @@ pub fn a_closed_standard_output_is_not_a_panic() {
 /// `error:` line (e.g. "no room in /dev/shm"); never SIGBUS or a panic; nothing left.
 ///
 /// Cases: 8 commands of [`QUICK`] (seeded pick), each with one of the two sizes;
-/// `HOSTILE_FULL=1`: all 34 × both sizes.
+/// `HOSTILE_FULL=1`: all 35 × both sizes.
 pub fn a_small_dev_shm_is_an_error_not_a_crash() {
     if !common::sandbox_or_ignore("small-shm") {
         return;
