@@ -27,36 +27,49 @@ use crate::{os, wait, PROCESS_TIMEOUT};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "lower")]
 pub enum Way {
-    Memcpy,
     Threads,
+    ZeroCopy,
     Shm,
     Fresh,
     File,
     Socket,
     Pipe,
     BigPipe,
+    Bytemuck,
     Postcard,
     Redis,
+    Floor,
     Spin,
     Event,
 }
 
 /// The ways `throughput` runs, in this order.
 pub const THROUGHPUT: &[Way] = &[
-    Way::Memcpy,
     Way::Threads,
+    Way::ZeroCopy,
     Way::Shm,
     Way::Fresh,
     Way::File,
     Way::Socket,
     Way::Pipe,
     Way::BigPipe,
+    Way::Bytemuck,
     Way::Postcard,
     Way::Redis,
 ];
 
 /// The ways `latency` runs, in this order.
-pub const LATENCY: &[Way] = &[Way::Spin, Way::Event, Way::Pipe, Way::Socket, Way::Redis];
+pub const LATENCY: &[Way] = &[
+    Way::Floor,
+    Way::Spin,
+    Way::Event,
+    Way::Pipe,
+    Way::Socket,
+    Way::Redis,
+];
+
+/// The ways `fanout` runs.
+pub const FANOUT: &[Way] = &[Way::Shm, Way::Socket];
 
 /// The largest array: the producer, the `memcpy` and a consumer each hold one.
 pub const MAX_SIZE: usize = 1 << 30;
@@ -71,16 +84,18 @@ impl Way {
     /// The label column of the tables.
     pub fn label(self) -> &'static str {
         match self {
-            Way::Memcpy => "memcpy in one process",
             Way::Threads => "threads, Vec moved",
+            Way::ZeroCopy => "zero-copy hand-over",
             Way::Shm => "shared memory, reused",
             Way::Fresh => "shared memory, fresh",
             Way::File => "file mapping (memmap2)",
             Way::Socket => "Unix socket",
             Way::Pipe => "pipe",
             Way::BigPipe => "pipe, 1 MiB buffer",
+            Way::Bytemuck => "bytemuck over a socket",
             Way::Postcard => "postcard over a socket",
             Way::Redis => "Redis, RPUSH + BLPOP",
+            Way::Floor => "floor: two threads",
             Way::Spin => "shared memory, spinning",
             Way::Event => "shared memory, Event",
         }
@@ -206,17 +221,30 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"shmbkalt");
 pub struct Line(pub AtomicU64);
 
 /// The first page: what the consumer checks before it trusts the mapping, then the
-/// flags the producer and the consumer hand back and forth.
+/// flags the producer and its consumers hand back and forth.
 #[repr(C)]
 pub struct Control {
     /// [`MAGIC`], written by the producer once `bytes` is set.
     pub magic: Line,
     /// The array's size in bytes.
     pub bytes: Line,
-    /// The consumer has mapped (and pre-faulted) the array: the producer may start.
-    pub ready: Line,
     /// The round whose array the producer has finished writing.
     pub sent: Line,
+    /// 1 when producer and consumer each keep to a core of their own (one consumer,
+    /// two or more cores; see [`pin`]).
+    pub pinned: Line,
+    /// One set of flags per consumer (the fan-out has up to [`MAX_READERS`]).
+    pub readers: [Reader; MAX_READERS],
+}
+
+/// The most consumers one mapping serves.
+pub const MAX_READERS: usize = 4;
+
+/// One consumer's flags.
+#[repr(C)]
+pub struct Reader {
+    /// The consumer has mapped (and pre-faulted) the array: the producer may start.
+    pub ready: Line,
     /// The round the consumer has received: the timed part of the round ends here.
     pub ack: Line,
     /// The round the consumer has checksummed; `sum` and `faults` are its results.
@@ -226,6 +254,29 @@ pub struct Control {
 }
 
 const _: () = assert!(std::mem::size_of::<Control>() <= HEADER);
+
+impl Control {
+    /// True when each of the first `readers` consumers shows `value` in its `flag`.
+    pub fn all(&self, readers: usize, flag: fn(&Reader) -> &Line, value: u64) -> bool {
+        (self.readers.iter().take(readers)).all(|r| flag(r).0.load(Ordering::Acquire) == value)
+    }
+
+    /// Whether the first `readers` consumers' checksums are all `expected`, and their
+    /// page faults together.
+    pub fn results(&self, readers: usize, expected: u64) -> (bool, u64) {
+        let readers = &self.readers[..readers.min(MAX_READERS)];
+        let matched = readers
+            .iter()
+            .all(|r| r.sum.0.load(Ordering::Relaxed) == expected);
+        (
+            matched,
+            readers
+                .iter()
+                .map(|r| r.faults.0.load(Ordering::Relaxed))
+                .sum(),
+        )
+    }
+}
 
 /// A mapping seen as [`Control`] followed by the array's bytes.
 pub struct Region<'m> {
@@ -331,13 +382,21 @@ pub fn prefault_segment(shmem: &Shmem) {
 /// as the Sizing chapter's.
 pub use crate::sizing::open;
 
-/// Runs `round_trip` `n` times and returns the mean.
-pub fn mean_of(n: u32, mut round_trip: impl FnMut(u64) -> Result<()>) -> Result<Duration> {
-    let start = Instant::now();
-    for i in 1..=u64::from(n) {
+/// Runs `round_trip` `n + 1` times, numbered from 1: the first one untimed — once it
+/// came back, both sides are running and ready — then `n` timed one by one, into a
+/// histogram of nanoseconds. The echo answers `n + 1` messages.
+pub fn timed_round_trips(
+    n: u32,
+    mut round_trip: impl FnMut(u64) -> Result<()>,
+) -> Result<hdrhistogram::Histogram<u64>> {
+    round_trip(1).context("the first, untimed round trip")?;
+    let mut histogram = hdrhistogram::Histogram::new(3).context("a histogram")?;
+    for i in 2..=u64::from(n) + 1 {
+        let start = Instant::now();
         round_trip(i)?;
+        histogram.record(start.elapsed().as_nanos() as u64)?;
     }
-    Ok(start.elapsed() / n)
+    Ok(histogram)
 }
 
 /// A latency way's segment: one page, its words seen as atomics.
@@ -497,6 +556,125 @@ pub mod redis_client {
                 "nothing arrived in {key} within {} s",
                 PROCESS_TIMEOUT.as_secs()
             ),
+        }
+    }
+}
+
+/// `f64`s in memory that starts on a page boundary, like a segment's payload: the
+/// array the producer sends and the `memcpy` baseline's target, so that neither the
+/// way nor its baseline gains or loses from how malloc happened to place a buffer.
+pub struct Aligned {
+    ptr: std::ptr::NonNull<f64>,
+    len: usize,
+}
+
+impl Aligned {
+    fn layout(len: usize) -> std::alloc::Layout {
+        let bytes = (len * 8).max(8);
+        std::alloc::Layout::from_size_align(bytes, 4096).expect("at most MAX_SIZE bytes")
+    }
+
+    /// `len` zeros, every page written (so mapped) before this returns.
+    pub fn zeroed(len: usize) -> Aligned {
+        let layout = Self::layout(len);
+        // SAFETY: the layout has a non-zero size (at least 8 bytes).
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(raw.cast::<f64>()) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        let mut made = Aligned { ptr, len };
+        made.fill(1.0); // zeroed pages may be mapped lazily: write each one now
+        made.fill(0.0);
+        made
+    }
+
+    /// A page-aligned copy of `values`.
+    pub fn copy_of(values: &[f64]) -> Aligned {
+        let mut made = Aligned::zeroed(values.len());
+        made.copy_from_slice(values);
+        made
+    }
+}
+
+impl std::ops::Deref for Aligned {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        // SAFETY: `ptr` holds `len` initialized f64 (zeroed at allocation), owned by self.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for Aligned {
+    fn deref_mut(&mut self) -> &mut [f64] {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Aligned {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `zeroed` with this very layout, freed once.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), Self::layout(self.len)) }
+    }
+}
+
+// SAFETY: an `Aligned` owns its memory like a `Vec<f64>` does; nothing in it is tied
+// to a thread.
+unsafe impl Send for Aligned {}
+// SAFETY: shared access only reads, through `&[f64]`.
+unsafe impl Sync for Aligned {}
+
+/// Waits for every helper to end well, each at most `PROCESS_TIMEOUT`.
+pub fn wait_all(helpers: Vec<Helper>) -> Result<()> {
+    for helper in helpers {
+        helper.wait_ok(PROCESS_TIMEOUT)?;
+    }
+    Ok(())
+}
+
+/// While it lives, the calling thread keeps to one CPU (Linux): `Pinned::to(Some(i))`
+/// picks the `i`th CPU the thread may use, so that two spinning sides can each have a
+/// core of their own; the scheduler could otherwise put both on one core, where each
+/// waits for the other's time slice. Dropping it lets the thread run anywhere it could
+/// before. `None`, fewer than two CPUs, or another system: nothing changes.
+pub struct Pinned {
+    #[cfg(target_os = "linux")]
+    before: Option<nix::sched::CpuSet>,
+}
+
+impl Pinned {
+    pub fn to(index: Option<usize>) -> Pinned {
+        #[cfg(target_os = "linux")]
+        {
+            use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+            use nix::unistd::Pid;
+            let pin = |index: usize| {
+                let before = sched_getaffinity(Pid::from_raw(0)).ok()?;
+                let cpus: Vec<usize> = (0..CpuSet::count())
+                    .filter(|&c| before.is_set(c).unwrap_or(false))
+                    .collect();
+                let mut one = CpuSet::new();
+                one.set(*cpus.get(index % cpus.len().max(2))?).ok()?;
+                sched_setaffinity(Pid::from_raw(0), &one).ok()?;
+                Some(before)
+            };
+            Pinned {
+                before: index.and_then(pin),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = index;
+            Pinned {}
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(set) = self.before.take() {
+            let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
         }
     }
 }

@@ -22,6 +22,7 @@
 //! | [`os`] | small, explained wrappers over the operating system calls the examples inspect |
 //! | [`process`] | the book's one process runner: helpers recorded for the cleanup, and commands run to their end with a time limit (tests, grader) |
 //! | [`python`] | start a Python script as a helper, talk to it line by line, wait for it with a time limit |
+//! | [`record`] | the Alternatives chapter's recorded results: the JSON document of a run (machine, tools, every round) |
 //!
 //! Nothing here hides shared memory itself: the examples call `shared_memory` and
 //! `raw_sync` directly, because that is what the book teaches.
@@ -37,6 +38,7 @@ pub mod names;
 pub mod os;
 pub mod process;
 pub mod python;
+pub mod record;
 pub mod semaphore;
 pub mod semaphores;
 pub mod sizing;

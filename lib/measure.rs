@@ -13,7 +13,16 @@ use std::time::Duration;
 // ANCHOR: array
 /// The array: `n` values, the same on every run.
 pub fn make_array(n: usize) -> Vec<f64> {
-    (0..n).map(|i| i as f64 * 0.5).collect()
+    let mut values = vec![0.0; n];
+    fill_array(&mut values);
+    values
+}
+
+/// Writes the array's values into memory that is already there (a segment, say).
+pub fn fill_array(values: &mut [f64]) {
+    for (i, v) in values.iter_mut().enumerate() {
+        *v = i as f64 * 0.5;
+    }
 }
 
 /// A checksum of the array's bits that notices a changed, lost or reordered value.

@@ -19,7 +19,8 @@
 //! include, at most 25 (`scripts/listings` prints every one).
 //!
 //! For every page: warnings and notes use mdBook's admonitions (`> [!WARNING]`,
-//! `> [!NOTE]`, `> [!TIP]`, `> [!IMPORTANT]`, `> [!CAUTION]`), not bold words.
+//! `> [!NOTE]`, `> [!TIP]`, `> [!IMPORTANT]`, `> [!CAUTION]`), not bold words; and no
+//! `⟨TBD⟩` is left where a measured figure from a recorded run belongs.
 //!
 //! A chapter that still holds only the frame's placeholder sentence ("This chapter is
 //! being written.") and no section but Homework is reported as ignored, never as
@@ -66,7 +67,8 @@ fn main() -> ExitCode {
     }
     for page in &others {
         let text = std::fs::read_to_string(src.join(page)).unwrap_or_default();
-        let problems = check_admonitions(&text);
+        let mut problems = check_admonitions(&text);
+        problems.extend(check_unrecorded(&text));
         let verdict = if problems.is_empty() {
             Verdict::Passed
         } else {
@@ -283,6 +285,7 @@ fn check_chapter(root: &Path, page: &str, number: usize, text: &str) -> Verdict 
 
     problems.extend(check_listings(page, number, &lines));
     problems.extend(check_admonitions(text));
+    problems.extend(check_unrecorded(text));
 
     if problems.is_empty() {
         Verdict::Passed
@@ -439,6 +442,20 @@ fn from_root(page: &str, included: &str) -> String {
         }
     }
     parts.join("/")
+}
+
+/// A number the prose needs but no recorded run has given yet is written `⟨TBD⟩` (or
+/// `⟨TBD: what⟩`); it must be replaced by the recorded figure before the page is done.
+fn check_unrecorded(text: &str) -> Vec<String> {
+    (text.lines().enumerate())
+        .filter(|(_, line)| line.contains("⟨TBD"))
+        .map(|(i, _)| {
+            format!(
+                "line {}: a placeholder ⟨TBD⟩ where a recorded figure belongs",
+                i + 1
+            )
+        })
+        .collect()
 }
 
 /// Warnings and notes are mdBook admonitions, not bold words or other kinds.

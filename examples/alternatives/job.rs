@@ -1,126 +1,236 @@
-//! The job: move the array from a producer to a consumer `rounds` times, every way,
-//! and print one row per way against the `memcpy` of the same run.
+//! The job: move the array from a producer to a consumer `rounds` times, every way, at
+//! every size asked for, and print one row per way; each round of a way is timed beside
+//! a `memcpy` of the same size, in the same round.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use shmbook::alternatives::{Way, THROUGHPUT};
-use shmbook::measure::{
-    duration_text, make_array, match_text, rate_text, size_text, warn_if_debug,
-};
+use shmbook::alternatives::{Aligned, Way, THROUGHPUT};
+use shmbook::measure::{duration_text, make_array, match_text, size_text, warn_if_debug};
+use shmbook::record::{Row, Throughput};
 
 use crate::{mapped, redis_way, streams};
 
 // ANCHOR: measure
-/// What the producer learned from moving the array `rounds` times one way.
-#[derive(Clone, Copy)]
-pub struct Measured {
-    /// The fastest round: from the first byte sent until the consumer said it has them all.
-    pub best: Duration,
+/// What the producer learned from moving the array one way, round after round.
+pub struct Measured<'a> {
+    /// The way's time in each round: from the first byte sent until the consumer
+    /// said it has them all.
+    pub times: Vec<Duration>,
+    /// The `memcpy` of the same array in each round, into page-aligned memory.
+    pub baselines: Vec<Duration>,
     /// Whether the consumer's checksum matched the producer's in every round.
     pub matched: bool,
-    /// Minor page faults in the round that had the fewest, producer and consumer together.
-    pub faults: u64,
+    /// Minor page faults in the round that had the fewest, both sides together.
+    pub faults: Option<u64>,
+    data: &'a [f64],
+    target: Aligned,
+}
+
+/// One round of a way: its time, whether its checksum matched, its page faults.
+pub struct Round {
+    pub time: Duration,
+    pub matched: bool,
+    pub faults: Option<u64>,
 }
 // ANCHOR_END: measure
 
-impl Measured {
-    /// Before the first round: no time yet, nothing mismatched.
-    pub fn new() -> Self {
-        let (best, matched, faults) = (Duration::MAX, true, u64::MAX);
-        Measured {
-            best,
+impl Round {
+    pub fn new(time: Duration, matched: bool, faults: Option<u64>) -> Round {
+        Round {
+            time,
             matched,
             faults,
         }
     }
+}
 
-    /// One more round: its time, whether its checksum matched, its page faults. The
-    /// fewest faults are kept, like the fastest time: a stray fault in one round (a
-    /// stack or an allocator growing while the machine is busy) is not the way's cost.
-    pub fn round(&mut self, time: Duration, matched: bool, faults: u64) {
-        self.best = self.best.min(time);
-        self.matched &= matched;
-        self.faults = self.faults.min(faults);
+impl<'a> Measured<'a> {
+    pub fn new(data: &'a [f64]) -> Self {
+        let target = Aligned::zeroed(data.len()); // every page mapped already
+        let (times, baselines, matched, faults) = (vec![], vec![], true, None);
+        Measured {
+            times,
+            baselines,
+            matched,
+            faults,
+            data,
+            target,
+        }
     }
+}
+
+// ANCHOR: interleave
+impl Measured<'_> {
+    /// Runs one round of the way beside one `memcpy` of the same data: the copy goes
+    /// first in even rounds and second in odd ones, so that neither always finds the
+    /// caches as the other left them. Nothing else runs in between.
+    pub fn round(&mut self, way: impl FnOnce() -> Result<Round>) -> Result<()> {
+        let copy_first = self.times.len().is_multiple_of(2);
+        let before = copy_first.then(|| self.memcpy());
+        let round = way()?;
+        let baseline = before.unwrap_or_else(|| self.memcpy());
+        self.times.push(round.time);
+        self.baselines.push(baseline);
+        self.matched &= round.matched;
+        // The round with the fewest faults: a stray fault is not the way's cost.
+        self.faults = self.faults.into_iter().chain(round.faults).min();
+        Ok(())
+    }
+
+    /// The baseline: one copy of the array into page-aligned memory, already mapped.
+    fn memcpy(&mut self) -> Duration {
+        let start = Instant::now();
+        self.target.copy_from_slice(self.data);
+        std::hint::black_box(&mut self.target);
+        start.elapsed()
+    }
+}
+// ANCHOR_END: interleave
+
+impl Measured<'_> {
+    /// The recorded row: every round's time, every baseline, the ratios' spread.
+    pub fn row(&self, way: Way, size: usize) -> Row {
+        let mut row = Row::new(&way.name(), way.label(), size, &self.times, &self.baselines);
+        row.matched = self.matched;
+        row.faults = self.faults;
+        row
+    }
+}
+
+/// The sizes `--sweep` measures: 4 KiB to 256 MiB, each four times the one before.
+pub const SWEEP: [usize; 9] = [
+    4 << 10,
+    16 << 10,
+    64 << 10,
+    256 << 10,
+    1 << 20,
+    4 << 20,
+    16 << 20,
+    64 << 20,
+    256 << 20,
+];
+
+/// Rounds for a size when `--rounds` is not given: enough for a median and quartiles,
+/// fewer for the largest arrays (2 GiB moved per way at most, 7 rounds at least).
+pub fn auto_rounds(size: usize) -> u32 {
+    ((2usize << 30) / size).clamp(7, 51) as u32
 }
 
 // ANCHOR: throughput
-pub fn throughput(size: usize, rounds: u32, ways: &[Way], redis: Option<&str>) -> Result<()> {
-    let data = make_array(size / 8);
-    println!(
-        "moving {} ({} f64) from a producer to a consumer, best of {rounds} rounds",
-        size_text(size),
-        data.len()
-    );
-    warn_if_debug(size >= 64 << 20);
-    // Every ratio is against the memcpy measured in this run, on this machine.
-    let memcpy = mapped::memcpy(&data, rounds)?;
-    let mut all_matched = true;
-    for &way in if ways.is_empty() { THROUGHPUT } else { ways } {
-        if let Some(m) = measure(way, &data, rounds, memcpy, redis)? {
-            all_matched &= m.matched;
-            print_row(way, size, m, memcpy);
+pub fn throughput(
+    sizes: &[usize],
+    rounds: Option<u32>,
+    ways: &[Way],
+    redis: Option<&str>,
+    progress: bool,
+) -> Result<Throughput> {
+    let (mut rows, mut all_matched) = (vec![], true);
+    for &size in sizes {
+        let rounds = rounds.unwrap_or_else(|| auto_rounds(size));
+        let data = Aligned::copy_of(&make_array(size / 8)); // page-aligned, like a segment
+        println!(
+            "moving {} ({} f64) from a producer to a consumer, {rounds} rounds per way, \
+             each beside a memcpy",
+            size_text(size),
+            data.len()
+        );
+        warn_if_debug(size >= 64 << 20);
+        for &way in if ways.is_empty() { THROUGHPUT } else { ways } {
+            if let Some(m) = measure(way, &data, rounds, redis, progress)? {
+                all_matched &= m.matched;
+                rows.push(m.row(way, size));
+                print_row(&rows[rows.len() - 1]);
+            }
         }
     }
-    ensure!(
-        all_matched,
-        "a consumer's checksum differed from the producer's"
-    );
-    Ok(())
+    ensure!(all_matched, "a consumer's checksum differed");
+    Ok(Throughput {
+        sizes: sizes.to_vec(),
+        rows,
+    })
 }
 // ANCHOR_END: throughput
 
-/// One row of the table: the way, whether the checksums matched, the rate, the ratio
-/// to `memcpy` and the page faults.
-fn print_row(way: Way, size: usize, m: Measured, memcpy: Measured) {
+/// One row of the table: the way, whether the checksums matched, the median rate (or
+/// the hand-off's median time, where nothing is copied), the median ratio to the
+/// `memcpy` of the same rounds with its range, and the page faults.
+pub fn print_row(row: &Row) {
+    let speed = if row.way == "threads" || row.way == "zerocopy" {
+        let median = row.size as f64 / row.gbps.max(1e-12); // ns
+        format!(
+            "hand-off {}",
+            duration_text(Duration::from_nanos(median as u64))
+        )
+    } else {
+        format!("{:.2} GB/s", row.gbps)
+    };
+    let ratio = row.ratio.map_or_else(String::new, |r| {
+        format!(
+            "{} × memcpy ({}–{})",
+            ratio_text(r.median),
+            ratio_text(r.min),
+            ratio_text(r.max)
+        )
+    });
+    let faults = row
+        .faults
+        .map_or_else(String::new, |f| format!("  {f} page faults"));
     println!(
-        "{:<24} {}  {}  {:.2} × memcpy  {} page faults",
-        way.label(),
-        match_text(m.matched),
-        rate_text(size, m.best),
-        memcpy.best.as_secs_f64() / m.best.as_secs_f64(),
-        m.faults
+        "{:<24} {}  {speed}  {ratio}{faults}",
+        row.label,
+        match_text(row.matched)
     );
 }
 
-/// Moves the array one way. `None` when the way printed its own row (threads) or a
-/// line saying why it did not run.
-fn measure(
+/// A ratio with two significant digits at least: "0.98", "0.021", "1300".
+pub fn ratio_text(r: f64) -> String {
+    if r >= 100.0 {
+        format!("{r:.0}")
+    } else if r >= 0.1 || r <= 0.0 {
+        format!("{r:.2}")
+    } else {
+        let digits = (1.0 - r.log10().floor()).min(9.0) as usize;
+        format!("{r:.digits$}")
+    }
+}
+
+/// Moves the array one way (saying so on standard error with `progress`). `None` when
+/// the way printed a line saying why it did not run.
+fn measure<'a>(
     way: Way,
-    data: &[f64],
+    data: &'a [f64],
     rounds: u32,
-    memcpy: Measured,
     redis: Option<&str>,
-) -> Result<Option<Measured>> {
+    progress: bool,
+) -> Result<Option<Measured<'a>>> {
+    if progress {
+        let size = size_text(std::mem::size_of_val(data));
+        eprintln!("[{size}] {} ...", way.name());
+    }
+    ensure!(!shmbook::cleanup::interrupted(), "interrupted");
     let measured = match way {
-        Way::Memcpy => memcpy,
-        Way::Threads => {
-            let (handoff, matched) = streams::threads(data, rounds)?;
-            println!(
-                "{:<24} {}  no copy: hand-off in {}",
-                way.label(),
-                match_text(matched),
-                duration_text(handoff)
-            );
-            ensure!(matched, "the consumer thread's checksum differed");
-            return Ok(None);
-        }
-        Way::Shm => mapped::shm_reused(data, rounds)?,
+        Way::Threads => streams::threads(data, rounds)?,
+        Way::ZeroCopy => mapped::zero_copy(data, rounds)?,
+        Way::Shm => mapped::shm_reused(data, rounds, 1)?,
         Way::Fresh => mapped::shm_fresh(data, rounds)?,
         Way::File => mapped::file(data, rounds)?,
-        Way::Socket => streams::socket(data, rounds, false)?,
+        Way::Socket => streams::socket(data, rounds, streams::Format::Raw)?,
         Way::Pipe => streams::pipe(data, rounds)?,
         Way::BigPipe => match streams::big_pipe(data, rounds)? {
             Some(measured) => measured,
             None => return not_run(way, "not supported on this system"),
         },
-        Way::Postcard => streams::socket(data, rounds, true)?,
+        Way::Bytemuck => streams::socket(data, rounds, streams::Format::Bytemuck)?,
+        Way::Postcard => streams::socket(data, rounds, streams::Format::Postcard)?,
         Way::Redis => match redis_way::server(redis)? {
+            Some(_) if std::mem::size_of_val(data) > redis_way::MAX_BULK => {
+                return not_run(way, redis_way::TOO_LARGE)
+            }
             Some(server) => redis_way::throughput(&server, data, rounds)?,
             None => return not_run(way, redis_way::MISSING),
         },
-        Way::Spin | Way::Event => bail!("'{}' is a latency way", way.name()),
+        Way::Spin | Way::Event | Way::Floor => bail!("'{}' is a latency way", way.name()),
     };
     Ok(Some(measured))
 }
@@ -134,11 +244,12 @@ pub fn not_run<T>(way: Way, why: &str) -> Result<Option<T>> {
 /// The consumer end of one way, run as a helper process.
 pub fn consume(way: Way, peer: &str, rounds: u32) -> Result<()> {
     match way {
-        Way::Shm | Way::File => mapped::consume_reused(way, peer, rounds),
+        Way::Shm | Way::File | Way::ZeroCopy => mapped::consume_reused(way, peer, rounds),
         Way::Fresh => mapped::consume_fresh(peer, rounds),
         Way::Pipe | Way::BigPipe => streams::consume_pipe(rounds),
-        Way::Socket => streams::consume_socket(peer, rounds, false),
-        Way::Postcard => streams::consume_socket(peer, rounds, true),
+        Way::Socket => streams::consume_socket(peer, rounds, streams::Format::Raw),
+        Way::Bytemuck => streams::consume_socket(peer, rounds, streams::Format::Bytemuck),
+        Way::Postcard => streams::consume_socket(peer, rounds, streams::Format::Postcard),
         Way::Redis => redis_way::consume(peer, rounds),
         other => bail!("no consumer for the way '{}'", other.name()),
     }

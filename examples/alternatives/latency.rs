@@ -1,31 +1,38 @@
 //! Small messages: an 8-byte message to a helper process and back, `n` times, every
-//! way. The mean round trip shows the two floors: a cache line moving between cores,
-//! and a sleep and wake-up through the kernel.
+//! way, each round trip timed on its own once both sides are ready. The percentiles
+//! show the two floors: a cache line moving between cores, and a sleep and wake-up
+//! through the kernel. The first row is the first floor measured without processes.
 
 use std::io::{Read, Write};
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
+use hdrhistogram::Histogram;
 use raw_sync::events::EventState;
 use redis::Commands;
 use shmbook::alternatives::{
-    accept, attach_page, connect, events, listen, mean_of, page_segment, redis_client,
-    spawn_helper, spin_until, wait_limit, words, Way, LATENCY,
+    accept, attach_page, connect, events, listen, page_segment, redis_client, spawn_helper,
+    spin_until, timed_round_trips, wait_limit, words, Pinned, Way, LATENCY, PAGE,
 };
 use shmbook::helper::Helper;
 use shmbook::measure::duration_text;
+use shmbook::record::{Latency, LatencyRow};
 use shmbook::sync::SyncContext;
 use shmbook::PROCESS_TIMEOUT;
 
-use crate::job::not_run;
+use crate::job::{not_run, ratio_text};
 use crate::redis_way;
 
-pub fn run(n: u32, ways: &[Way], given: Option<&str>) -> Result<()> {
-    println!("an 8-byte message to another process and back; mean of {n} round trips");
+pub fn run(n: u32, ways: &[Way], given: Option<&str>) -> Result<Latency> {
+    println!("an 8-byte message to another process and back: {n} round trips per way, each timed");
     shmbook::measure::warn_if_debug(n > 200);
+    let mut result = Latency {
+        n,
+        ..Latency::default()
+    };
     for &way in if ways.is_empty() { LATENCY } else { ways } {
-        let mean = match way {
+        let times = match way {
+            Way::Floor => floor(n)?,
             Way::Spin => spin(n)?,
             Way::Event => event(n)?,
             Way::Pipe => pipe(n)?,
@@ -39,9 +46,33 @@ pub fn run(n: u32, ways: &[Way], given: Option<&str>) -> Result<()> {
             },
             _ => bail!("'{}' is a throughput way", way.name()),
         };
-        println!("{:<24} {}", way.label(), duration_text(mean));
+        let row = LatencyRow::new(&way.name(), way.label(), &times);
+        let text = |ns| duration_text(std::time::Duration::from_nanos(ns));
+        println!(
+            "{:<24} p50 {}  p99 {}  p99.9 {}",
+            row.label,
+            text(row.p50_ns),
+            text(row.p99_ns),
+            text(row.p999_ns)
+        );
+        result.rows.push(row);
     }
-    Ok(())
+    let p50 = |way: &str| {
+        result
+            .rows
+            .iter()
+            .find(|r| r.way == way)
+            .map(|r| r.p50_ns as f64)
+    };
+    if let (Some(spin), Some(floor)) = (p50("spin"), p50("floor")) {
+        let ratio = spin / floor.max(1.0);
+        println!(
+            "the spinning segment's p50 is {} × the floor's",
+            ratio_text(ratio)
+        );
+        result.spin_over_floor = Some(ratio);
+    }
+    Ok(result)
 }
 
 /// The other end of each way: answers every message with the same 8 bytes.
@@ -75,24 +106,34 @@ const REPLY: usize = 32;
 // ANCHOR: spin
 /// Shared memory, spinning: the message is the word itself. Each side watches a cache
 /// line until the other side's write reaches it.
-fn spin(n: u32) -> Result<Duration> {
+fn spin(n: u32) -> Result<Histogram<u64>> {
     let (name, shmem) = page_segment()?;
     let w = words(&shmem);
     let echo = spawn_echo(Way::Spin, &name, n, false)?;
     spin_until("the echo", || w[READY].load(Ordering::Acquire) == 1)?;
-    let mean = mean_of(n, |i| {
-        w[PING].store(i, Ordering::Release);
-        spin_until("the echo", || w[PONG].load(Ordering::Acquire) == i)
-    })?;
+    let core = Pinned::to(Some(0)); // a core for each side: the echo takes the next one
+    let times = timed_round_trips(n, |i| ping_pong(w, i));
+    drop(core);
     echo.wait_ok(PROCESS_TIMEOUT)?;
-    Ok(mean)
+    times
+}
+
+fn ping_pong(w: &[AtomicU64], i: u64) -> Result<()> {
+    w[PING].store(i, Ordering::Release);
+    spin_until("the echo", || w[PONG].load(Ordering::Acquire) == i)
 }
 
 fn echo_spin(name: &str, n: u32) -> Result<()> {
     let shmem = attach_page(name)?;
-    let w = words(&shmem);
+    answer(words(&shmem), n)
+}
+
+/// The echo's side, on a core of its own: ready, then every message back (one
+/// untimed, `n` timed).
+fn answer(w: &[AtomicU64], n: u32) -> Result<()> {
+    let _core = Pinned::to(Some(1));
     w[READY].store(1, Ordering::Release);
-    for i in 1..=u64::from(n) {
+    for i in 1..=u64::from(n) + 1 {
         spin_until("the message", || w[PING].load(Ordering::Acquire) == i)?;
         w[PONG].store(i, Ordering::Release);
     }
@@ -100,15 +141,33 @@ fn echo_spin(name: &str, n: u32) -> Result<()> {
 }
 // ANCHOR_END: spin
 
+// ANCHOR: floor
+/// The floor: the same words and the same two functions, between two threads of this
+/// process, measured in the same run. No process boundary, no segment: only the cache
+/// lines moving between the cores.
+fn floor(n: u32) -> Result<Histogram<u64>> {
+    let w: Vec<AtomicU64> = (0..PAGE / 8).map(|_| AtomicU64::new(0)).collect();
+    std::thread::scope(|s| {
+        let echo = s.spawn(|| answer(&w, n));
+        spin_until("the echo thread", || w[READY].load(Ordering::Acquire) == 1)?;
+        let times = timed_round_trips(n, |i| ping_pong(&w, i))?;
+        echo.join()
+            .map_err(|_| anyhow::anyhow!("the echo thread panicked"))??;
+        Ok(times)
+    })
+}
+// ANCHOR_END: floor
+
 // ANCHOR: event
 /// Shared memory with a blocking wake-up: the waiting side sleeps in the kernel on a
 /// raw_sync `Event` (a process-shared pthread condition variable) until it is set.
-fn event(n: u32) -> Result<Duration> {
+fn event(n: u32) -> Result<Histogram<u64>> {
     let (name, shmem) = page_segment()?;
     let (ping, pong) = events(&shmem, true)?;
     let w = words(&shmem);
     let echo = spawn_echo(Way::Event, &name, n, false)?;
-    let mean = mean_of(n, |i| {
+    spin_until("the echo", || w[READY].load(Ordering::Acquire) == 1)?;
+    let times = timed_round_trips(n, |i| {
         w[MESSAGE].store(i, Ordering::Relaxed); // the event's mutex orders it
         ping.set(EventState::Signaled)
             .sync_context("setting ping")?;
@@ -119,14 +178,15 @@ fn event(n: u32) -> Result<Duration> {
         }
     })?;
     echo.wait_ok(PROCESS_TIMEOUT)?;
-    Ok(mean)
+    Ok(times)
 }
 
 fn echo_event(name: &str, n: u32) -> Result<()> {
     let shmem = attach_page(name)?;
     let (ping, pong) = events(&shmem, false)?;
     let w = words(&shmem);
-    for _ in 0..n {
+    w[READY].store(1, Ordering::Release);
+    for _ in 0..=n {
         ping.wait(wait_limit()).sync_context("waiting for ping")?;
         w[REPLY].store(w[MESSAGE].load(Ordering::Relaxed), Ordering::Relaxed);
         pong.set(EventState::Signaled)
@@ -138,28 +198,28 @@ fn echo_event(name: &str, n: u32) -> Result<()> {
 
 // ANCHOR: streams
 /// A pipe each way: the helper's standard input and output.
-fn pipe(n: u32) -> Result<Duration> {
+fn pipe(n: u32) -> Result<Histogram<u64>> {
     let mut echo = spawn_echo(Way::Pipe, "-", n, true)?;
     let (Some(mut tx), Some(mut rx)) = (echo.take_stdin(), echo.take_stdout()) else {
         bail!("the echo has no pipes");
     };
-    let mean = {
+    let times = {
         let _bound = echo.watchdog(PROCESS_TIMEOUT);
-        mean_of(n, |i| round_trip(&mut tx, &mut rx, i))?
+        timed_round_trips(n, |i| round_trip(&mut tx, &mut rx, i))?
     };
     drop(tx);
     echo.wait_ok(PROCESS_TIMEOUT)?;
-    Ok(mean)
+    Ok(times)
 }
 
 /// A Unix socket: one connection, both directions.
-fn socket(n: u32) -> Result<Duration> {
+fn socket(n: u32) -> Result<Histogram<u64>> {
     let (listener, path) = listen()?;
     let echo = spawn_echo(Way::Socket, &path.to_string_lossy(), n, false)?;
     let stream = accept(&listener)?;
-    let mean = mean_of(n, |i| round_trip(&mut &stream, &mut &stream, i))?;
+    let times = timed_round_trips(n, |i| round_trip(&mut &stream, &mut &stream, i))?;
     echo.wait_ok(PROCESS_TIMEOUT)?;
-    Ok(mean)
+    Ok(times)
 }
 
 fn round_trip(tx: &mut impl Write, rx: &mut impl Read, i: u64) -> Result<()> {
@@ -175,7 +235,7 @@ fn round_trip(tx: &mut impl Write, rx: &mut impl Read, i: u64) -> Result<()> {
 
 fn echo_stream(rx: &mut impl Read, tx: &mut impl Write, n: u32) -> Result<()> {
     let mut message = [0u8; 8];
-    for _ in 0..n {
+    for _ in 0..=n {
         rx.read_exact(&mut message)?;
         tx.write_all(&message)?;
         tx.flush()?;
@@ -187,12 +247,12 @@ fn echo_stream(rx: &mut impl Read, tx: &mut impl Write, n: u32) -> Result<()> {
 // ANCHOR: redis
 /// Redis: RPUSH onto a list the other process BLPOPs, and the same way back. Each
 /// message goes to the server and from there to the other process: two network hops.
-fn redis(server: &redis_way::Server, n: u32) -> Result<Duration> {
+fn redis(server: &redis_way::Server, n: u32) -> Result<Histogram<u64>> {
     let mut con = server.connect()?;
     let peer = format!("{}/{}", server.addr, std::process::id());
     let echo = spawn_echo(Way::Redis, &peer, n, false)?;
     let (ping, pong) = (redis_client::key("ping"), redis_client::key("pong"));
-    let mean = mean_of(n, |i| {
+    let times = timed_round_trips(n, |i| {
         let _: () = con.rpush(&ping, &i.to_le_bytes()[..])?;
         let reply = redis_client::pop(&mut con, &pong)?;
         if reply != i.to_le_bytes() {
@@ -201,14 +261,14 @@ fn redis(server: &redis_way::Server, n: u32) -> Result<Duration> {
         Ok(())
     })?;
     echo.wait_ok(PROCESS_TIMEOUT)?;
-    Ok(mean)
+    Ok(times)
 }
 
 fn echo_redis(peer: &str, n: u32) -> Result<()> {
     let (addr, pid) = peer.split_once('/').context("peer is ADDR/PID")?;
     let mut con = redis_client::connect(addr)?;
     let (ping, pong) = (format!("shmbook:{pid}:ping"), format!("shmbook:{pid}:pong"));
-    for _ in 0..n {
+    for _ in 0..=n {
         let message = redis_client::pop(&mut con, &ping)?;
         let _: () = con.rpush(&pong, message)?;
     }

@@ -14,11 +14,18 @@ use shmbook::measure::{as_bytes, checksum, minor_faults};
 use shmbook::process::Child;
 use shmbook::{os, wait, PROCESS_TIMEOUT};
 
-use crate::job::Measured;
+use crate::job::{Measured, Round};
 
 /// What a reader without Redis sees instead of a measurement.
 pub const MISSING: &str = "not run: no redis-server on PATH; install it (Debian, Ubuntu: \
 apt-get install redis-server; macOS: brew install redis) or pass --redis HOST:PORT";
+
+/// The largest value a Redis server accepts by default (`proto-max-bulk-len`, 512 MB,
+/// counted in MiB). A larger `RPUSH` is refused by closing the connection, which the
+/// client sees as a reset; the row says so instead.
+pub const MAX_BULK: usize = 512 << 20;
+
+pub const TOO_LARGE: &str = "not run: above Redis's proto-max-bulk-len (512 MB by default)";
 
 // ANCHOR: server
 /// A Redis server to talk to: one this run started (a `shmbook::process::Child`,
@@ -89,21 +96,24 @@ impl Server {
 // ANCHOR: throughput
 /// Redis as a queue between the two processes: the producer RPUSHes the array's bytes
 /// onto a list, the consumer BLPOPs them and RPUSHes an ack onto another list.
-pub fn throughput(server: &Server, data: &[f64], rounds: u32) -> Result<Measured> {
+pub fn throughput<'a>(server: &Server, data: &'a [f64], rounds: u32) -> Result<Measured<'a>> {
     let mut con = server.connect()?;
     let keys = [key("data"), key("ack"), key("sum")];
     let peer = format!("{}/{}", server.addr, std::process::id());
     let consumer = spawn_consumer(Way::Redis, &peer, rounds, false)?;
     let expected = checksum(data);
-    let mut measured = Measured::new();
+    let mut measured = Measured::new(data);
     for _ in 0..rounds {
-        let (before, start) = (minor_faults(), Instant::now());
-        let _: () = con.rpush(&keys[0], as_bytes(data))?;
-        pop(&mut con, &keys[1])?;
-        let (time, mine) = (start.elapsed(), minor_faults() - before);
-        let report = pop(&mut con, &keys[2])?;
-        let [sum, theirs] = two_words(&report)?;
-        measured.round(time, sum == expected, mine + theirs);
+        measured.round(|| {
+            let (before, start) = (minor_faults(), Instant::now());
+            let _: () = con.rpush(&keys[0], as_bytes(data))?;
+            pop(&mut con, &keys[1])?;
+            let (time, mine) = (start.elapsed(), minor_faults() - before);
+            let report = pop(&mut con, &keys[2])?;
+            let [sum, theirs] = two_words(&report)?;
+            let (matched, faults) = (sum == expected, Some(mine + theirs));
+            Ok(Round::new(time, matched, faults))
+        })?;
     }
     consumer.wait_ok(PROCESS_TIMEOUT)?;
     let _: () = con.del(&keys)?;

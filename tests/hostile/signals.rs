@@ -71,6 +71,11 @@ pub const QUICK: &[(&str, &[&str], u64)] = &[
         &["hosts", "--size", "64KiB", "--rounds", "1"],
         2000,
     ),
+    (
+        "alternatives",
+        &["fanout", "--size", "64KiB", "--rounds", "1"],
+        2000,
+    ),
 ];
 
 /// Visible subcommands not signalled here, and why.
@@ -87,6 +92,12 @@ pub const NOT_SIGNALLED: &[(&str, &str, &str)] = &[
         "creates nothing (FIFO class covers it)",
     ),
     ("segments", "open", "creates nothing (FIFO class covers it)"),
+    (
+        "alternatives",
+        "record",
+        "runs throughput, latency and fanout (signalled above) for minutes, then writes a file",
+    ),
+    ("alternatives", "tables", "reads a file, creates nothing"),
 ];
 
 const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
