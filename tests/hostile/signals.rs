@@ -10,7 +10,7 @@
 //! the first, while the example cleans up; it must then die by one of the two.
 //!
 //! Cases: 16 commands of [`QUICK`] (a seeded pick) per `cargo test`, each with a
-//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 39, and
+//! seeded random signal, moment and target; `HOSTILE_FULL=1` takes all 42, and
 //! `HOSTILE_SIGNAL_ROUNDS=N` repeats that N times.
 
 use std::time::Duration;
