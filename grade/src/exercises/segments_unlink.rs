@@ -71,7 +71,60 @@ fn check(ctx: &Ctx) -> Verdict {
     }
     together(ctx)?;
     refusals(ctx)?;
-    contention(ctx)
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        interleaved(ctx)
+    } else {
+        contention(ctx)
+    }
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[path = "segments_unlink_trap.rs"]
+mod trap;
+
+/// Two parties, A paused after each of its accesses to the header in turn while B
+/// arrives in full (see `trap`): exactly one of them removes the name, every time.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn interleaved(ctx: &Ctx) -> Verdict {
+    for at in 1..=16 {
+        let name = ctx.name(&format!("early-step{at}"));
+        let _creator = created(&name, 64, 2)?;
+        let a = call("open", || open(&name))?;
+        let b = call("open", || open(&name))?;
+        let (a_said, b_said) = trap::paused(&a, &b, at);
+        let there = exists(&name);
+        let _ = shmbook::os::shm_unlink(&name);
+        let setting = format!(
+            "2 parties, one paused after its access {at} to the header while the other arrived"
+        );
+        let a_said = a_said
+            .map_err(|e| fail(format!("{setting}: the paused one's arrive() failed: {e}")))?;
+        let Some(b_said) = b_said else {
+            // The paused party made fewer accesses: every point was tried.
+            return Ok(());
+        };
+        if b_said == 3 {
+            return Err(fail(format!(
+                "{setting}: the other's arrive() failed or panicked"
+            )));
+        }
+        if there {
+            return Err(fail(format!("{setting}: the name is still there")).hint(LAST));
+        }
+        let removers = u32::from(a_said) + u32::from(b_said == 2);
+        if removers != 1 {
+            return Err(fail(format!(
+                "{setting}: {removers} of them said they removed the name"
+            ))
+            .hint(ONE_REMOVER));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn interleaved(_: &Ctx) -> Verdict {
+    Ok(())
 }
 
 /// Threads of this process arrive through many mappings each (one per party), all of
