@@ -102,9 +102,9 @@ fn check(_ctx: &Ctx) -> Verdict {
         compare("7 samples", &sets[2].1, &seven, k)?;
     }
     compare("no samples", &[], &[], 500)?;
-    // Many samples, in time: k·n just above a multiple of 1000 and far above 2^24
-    // (a rank in f32 is one short there).
-    let n = 1000 * (150 + (rng.next() % 100) as usize) - 1;
+    // Many samples, in time: k·n = 1000·q + 1 with q even, far above 2^24, where f32
+    // steps by 16 and rounds k·n down to 1000·q (a rank in f32 is one short there).
+    let n = 1000 * (151 + 2 * (rng.next() % 50) as usize) - 1;
     let big = recorded(&mut rng, n, true);
     let want = expected(&sorted(&big), 999);
     in_time(&format!("{n} samples in any order"), big, 999, want)?;
