@@ -8,11 +8,15 @@ wrote. `scripts/book build` runs it after rendering:
     python3 scripts/anchors.py target/book/html
 
 Links with a scheme (https:, mailto:) are left to the reader's browser; everything
-else must resolve inside the book. Exit status 1 when a link is broken.
+else must resolve inside the book. The Markdown links inside a quiz (mdbook-quiz keeps
+its questions as JSON in a `data-quiz-questions` attribute, and its script renders
+them in the browser) are checked the same way. Exit status 1 when a link is broken.
 """
 
 import html.parser
+import json
 import posixpath
+import re
 import sys
 import urllib.parse
 from pathlib import Path
@@ -34,6 +38,25 @@ class Page(html.parser.HTMLParser):
             self.base = attrs["href"]
         if tag == "a" and attrs.get("href") is not None:
             self.links.append((self.getpos()[0], attrs["href"]))
+        if attrs.get("data-quiz-questions"):
+            for text in strings(json.loads(attrs["data-quiz-questions"])):
+                for href in MARKDOWN_LINK.findall(text):
+                    self.links.append((self.getpos()[0], href))
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def strings(value):
+    """Every string inside a JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
 
 
 def parse(path):

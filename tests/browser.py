@@ -10,9 +10,13 @@ For EVERY .html page of the rendered book it checks:
   request and no request leaving the book's own server;
 - every mermaid diagram has rendered to an SVG, and not to mermaid's error picture;
 - every code listing shows: no empty code block, highlighting has run;
+- every quiz (mdbook-quiz) on it has rendered.
 Then it types each term of SEARCHES into the search box and checks that the first
 result is in the expected chapter, and that following it lands there with the term
-highlighted. Screenshots go to target/browser/ for a person to look at.
+highlighted. In every chapter with a quiz, it answers the first quiz through the page
+(its first question right, its second wrong, the others right), checks that the quiz
+marks each so, shows the right answer and every explanation, and that an explanation's
+link leads to its section. Screenshots go to target/browser/ for a person to look at.
 
 A page that still holds only the frame's placeholder sentence ("This chapter is being
 written.") is reported as a placeholder; a search whose expected chapter is one is
@@ -23,6 +27,7 @@ reported as skipped, never as passed. Exit status 1 when any check failed.
 
 import functools
 import http.server
+import json
 import re
 import sys
 import tempfile
@@ -50,7 +55,9 @@ CHROMIUM_FLAGS = [
 SEARCHES = {"unlink": "segments.html"}
 PLACEHOLDER = re.compile(r"This (chapter|page) is being written\.")
 VIEWPORT = {"width": 1280, "height": 900}
-TIMEOUT_MS = 15_000
+# A page waits for its scripts; mdbook-quiz's is 1.4 MB, and print.html (every chapter,
+# every quiz) took 10 to 16 s to load on the book's 2-core machine at load average 20.
+TIMEOUT_MS = 30_000
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -165,14 +172,27 @@ def check_page(page, url):
             problems.append(f"{what} is not shown")
         if not code["highlighted"]:
             problems.append(f"{what} was not highlighted")
-    # let late scripts (mermaid, highlighting) report their errors
+    # let late scripts (mermaid, highlighting, quizzes) report their errors
     page.wait_for_timeout(150)
+    quizzes = page.locator(".quiz-placeholder").count()
+    if quizzes:
+        try:
+            page.wait_for_function(
+                f"() => document.querySelectorAll('.mdbook-quiz button.start').length >= {quizzes}",
+                timeout=TIMEOUT_MS,
+            )
+        except Exception:  # the count below says how many did not render
+            pass
+        shown = page.locator(".mdbook-quiz button.start").count()
+        if shown != quizzes:
+            problems.append(f"{shown} of {quizzes} quizzes rendered")
     # toc.html, the sidebar for readers without JavaScript, is the one page with no <main>
     main_text = page.inner_text("main" if page.locator("main").count() else "body")
     if not main_text.strip():
         problems.append("the page shows no text")
     placeholder = bool(PLACEHOLDER.search(main_text))
-    return problems, {"diagrams": diagrams, "listings": len(listings), "placeholder": placeholder}
+    facts = {"diagrams": diagrams, "listings": len(listings), "quizzes": quizzes}
+    return problems, {**facts, "placeholder": placeholder}
 
 
 def check_search(page, base, term, expected, out):
@@ -200,6 +220,87 @@ def check_search(page, base, term, expected, out):
         return [f"searching {term!r}: {expected} opened without {term!r} highlighted"]
     page.screenshot(path=str(out / "search-result.png"))
     return []
+
+
+def choose(quiz, question, right):
+    """Answers one question of the open quiz: right, or wrong (a distractor; for a short
+    answer, a word no answer is)."""
+    answer = question["answer"]["answer"]
+    if question["type"] == "MultipleChoice":
+        text = answer if right else question["prompt"]["distractors"][0]
+        text = text if isinstance(text, str) else text[0]
+        quiz.locator(f"form.response input[value={json.dumps(text)}]").check()
+    else:
+        box = quiz.locator("form.response input[type=text], form.response textarea").first
+        box.fill(answer if right else "certainly-not-the-answer")
+    quiz.locator("form.response input[type=submit]").click()
+
+
+def check_quiz(page, base, chapter, out):
+    """Answers the chapter's first quiz of two or more questions through the page: the
+    first question right, the second wrong, the rest right. Returns a list of problems."""
+    page.goto(base + chapter, wait_until="load", timeout=TIMEOUT_MS)
+    holders = page.locator(".quiz-placeholder")
+    index = next(
+        (k for k in range(holders.count())
+         if len(json.loads(holders.nth(k).get_attribute("data-quiz-questions"))["questions"]) >= 2),
+        None,
+    )
+    if index is None:
+        return [f"{chapter}: no quiz with two questions or more to answer"]
+    questions = json.loads(holders.nth(index).get_attribute("data-quiz-questions"))["questions"]
+    quiz = page.locator(".mdbook-quiz").nth(index)
+    name = chapter.removesuffix(".html")
+    quiz.scroll_into_view_if_needed()
+    quiz.locator("button.start").click()
+    for k, question in enumerate(questions):
+        quiz.locator(".counter", has_text=f"Question {k + 1} /").wait_for()
+        if k == 0:
+            quiz.screenshot(path=str(out / f"quiz-{name}-before.png"))
+        choose(quiz, question, right=k != 1)
+    problems = []
+    review = quiz.locator("text=Answer Review")
+    try:
+        review.wait_for()
+    except Exception:
+        return [f"{chapter}: answered all {len(questions)} questions, but no answer review appeared"]
+    score = f"{len(questions) - 1}/{len(questions)}"
+    if score not in quiz.inner_text():
+        return [f"{chapter}: the review does not say {score} answered correctly"]
+    quiz.get_by_role("button", name="see the correct answers").first.click()
+    answers = quiz.locator(".answer-wrapper")
+    answers.nth(len(questions) - 1).locator(".context").wait_for()
+    for k, question in enumerate(questions):
+        box = answers.nth(k)
+        # the marked answer: a .md-flex block (multiple choice) or a <code> (short answer)
+        given = box.locator(".answer-row > div").first.locator(".correct, .incorrect").first
+        marked = given.get_attribute("class") or ""
+        expected = "incorrect" if k == 1 else "correct"
+        if expected not in marked.split():
+            problems.append(f"{chapter}: question {k + 1} answered {'wrong' if k == 1 else 'right'} "
+                            f"is marked {marked!r}")
+        if k == 1 and "The correct answer is" not in box.inner_text():
+            problems.append(f"{chapter}: the question answered wrong does not show the right answer")
+        context = box.locator(".context")
+        if not context.count() or len(context.inner_text()) < 40:
+            problems.append(f"{chapter}: question {k + 1} shows no explanation")
+    quiz.screenshot(path=str(out / f"quiz-{name}-after.png"))
+    # book.toml keeps no answers (no cache-answers): nothing is stored in the browser.
+    stored = page.evaluate("Object.keys(localStorage)")
+    if stored:
+        problems.append(f"{chapter}: answering stored {stored} in the browser's localStorage")
+    # The wrong answer's explanation links its section: follow the link, land on it.
+    link = answers.nth(1).locator(".context a").first
+    href = link.get_attribute("href") if link.count() else None
+    if not href:
+        problems.append(f"{chapter}: question 2's explanation has no link")
+    else:
+        link.click()
+        page.wait_for_load_state("load")
+        fragment = urllib.parse.urlparse(page.url).fragment
+        if not fragment or not page.locator(f"[id={json.dumps(fragment)}]").count():
+            problems.append(f"{chapter}: question 2's link {href} led to {page.url}, no such section")
+    return problems
 
 
 def screenshots(page, base, out, facts_of):
@@ -269,7 +370,8 @@ def main():
                 problems, facts = [f"did not load: {e}"], {}
             page.close()
             facts_of[name] = facts
-            detail = f"{facts.get('diagrams', 0)} diagrams, {facts.get('listings', 0)} code blocks"
+            detail = (f"{facts.get('diagrams', 0)} diagrams, {facts.get('listings', 0)} code blocks, "
+                      f"{facts.get('quizzes', 0)} quizzes")
             if facts.get("placeholder"):
                 placeholders.append(name)
                 detail += ", placeholder"
@@ -287,6 +389,20 @@ def main():
             else:
                 watch = PageWatch(page, base)
                 tally.record(label, check_search(page, base, term, expected, out) + watch.problems)
+        # The quizzes, answered through the page in every chapter that has one (a fresh
+        # page each: the route above still refuses any request outside the book).
+        for name in sorted(n for n, f in facts_of.items() if f.get("quizzes") and n != "print.html"):
+            page = context.new_page()
+            watch = PageWatch(page, base)
+            external.clear()
+            try:
+                problems = check_quiz(page, base, name, out)
+            except Exception as e:  # an element that never appeared: say which
+                problems = [f"{name}: answering its quiz failed: {e}"]
+            page.close()
+            outside_requests = [f"request outside the book: {u}" for u in external]
+            tally.record(f"quiz in {name}: one answer right, one wrong, explanations shown",
+                         watch.problems + problems + outside_requests)
         context.close()
     server.shutdown()
     if QuietHandler.failed:

@@ -26,7 +26,7 @@ pub fn run() -> Result<()> {
 /// Creates a segment and makes the system reserve all of its pages at once, so that
 /// a full /dev/shm is an error here instead of a SIGBUS at some later first touch.
 #[cfg(target_os = "linux")]
-fn create_reserved(size: usize) -> Result<Tracked<Shmem>> {
+pub fn create_reserved(size: usize) -> Result<Tracked<Shmem>> {
     let shmem = sizing::segment(size)?; // succeeds: sizing reserves nothing
     let fd = sizing::shm_fd(shmem.get_os_id())?;
     if let Err(e) = nix::fcntl::posix_fallocate(&fd, 0, size as i64) {
@@ -64,6 +64,6 @@ pub fn helper() -> Result<()> {
 
 /// `posix_fallocate` on shared memory is Linux's.
 #[cfg(not(target_os = "linux"))]
-fn create_reserved(_size: usize) -> Result<Tracked<Shmem>> {
+pub fn create_reserved(_size: usize) -> Result<Tracked<Shmem>> {
     bail!("not supported on this system: posix_fallocate on a segment")
 }

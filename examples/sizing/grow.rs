@@ -1,4 +1,4 @@
-//! Section "No growth in place": move to a bigger segment and leave a note in the old
+//! Section "Growing a segment": move to a bigger segment and leave a note in the old
 //! one saying where the data went.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -39,7 +39,7 @@ pub fn run() -> Result<()> {
         flag(&old, OPENED).load(Ordering::Acquire) == 1
     })?;
     let needed = 4 * page;
-    println!("creator: needs {needed} bytes; a segment cannot grow in place");
+    println!("creator: needs {needed} bytes; a Shmem cannot grow");
     let _new = move_to(&old, needed)?;
     println!("creator: made a bigger one, copied the data, left its name in the old one");
     follower.wait_ok(PROCESS_TIMEOUT)?;

@@ -36,31 +36,34 @@ pub fn run(pages: usize) -> Result<()> {
 
 // ANCHOR: resident
 /// A second process maps the same segment: its own resident count starts at zero,
-/// and reading pages the first process already touched adds nothing to /dev/shm.
+/// reading pages the first process touched adds nothing to /dev/shm, and reading a
+/// page nobody touched allocates it. Pages are counted from 1.
 pub fn resident(name: &str) -> Result<()> {
     let page = os::page_size();
-    let shmem = open_as_made(name)?; // 1 to 65536 pages, as `run` makes it
-    let base = shmem.as_ptr();
+    let shmem = open_as_made(name)?; // at most 65536 pages, as `run` makes
+    let (base, quarter) = (shmem.as_ptr(), shmem.len() / page / 4);
     let here = || resident_pages(base, page);
     println!("helper: mapped it; resident pages here: {}", here()?);
-    // SAFETY: offset 0 is inside the mapping; the creator waits for this helper and
-    // does not write meanwhile, so this read races with nothing.
-    let first = unsafe { base.read_volatile() };
-    println!(
-        "helper: read 1 byte ({first}) of page 1; resident pages here: {}",
-        here()?
-    );
-    let quarter = shmem.len() / page / 4;
+    // SAFETY: below len(), inside the mapping; the creator waits for this helper and
+    // writes nothing meanwhile, so none of these reads races.
+    let mid = unsafe { base.add(quarter / 2 * page).read_volatile() };
+    let n = here()?;
+    print!("helper: read 1 byte ({mid}) of page {}; ", quarter / 2 + 1);
+    println!("resident here: {n} pages, {} KiB", n * page / 1024);
     let mut sum = 0u64;
     for p in 0..quarter {
-        // SAFETY: p * page < len(): inside the mapping; the creator does not write
-        // meanwhile, so this read races with nothing.
+        // SAFETY: p * page < len(); no writer meanwhile, as above.
         sum += u64::from(unsafe { base.add(p * page).read_volatile() });
     }
     let in_shm = reserved_bytes(name)? as usize / page;
-    let here = here()?;
     print!("helper: read those {quarter} pages (sum {sum}); ");
-    println!("resident pages here: {here}; in /dev/shm: {in_shm}");
+    println!("resident pages here: {}; in /dev/shm: {in_shm}", here()?);
+    let untouched = shmem.len() / page / 2; // in the half no process wrote
+                                            // SAFETY: below len(); no writer meanwhile, as above.
+    let v = unsafe { base.add(untouched * page).read_volatile() };
+    let in_shm = reserved_bytes(name)? as usize / page;
+    print!("helper: read 1 byte ({v}) of page {}, ", untouched + 1);
+    println!("which no process wrote: in /dev/shm: {in_shm}");
     Ok(())
 }
 // ANCHOR_END: resident

@@ -1,8 +1,10 @@
 //! Chapter "Sizing": how big a segment is, how much memory it takes, and what happens
 //! at and beyond its end. One module per section of the chapter; the helper roles
-//! (`_resident`, `_beyond`, `_full`, `_follow`) are this program started again.
+//! (`_resident`, `_beyond`, `_full`, `_container`, `_follow`) are this program started again.
 
+mod ahead;
 mod beyond;
+mod container;
 mod full;
 mod grow;
 mod lazy;
@@ -39,8 +41,12 @@ enum Command {
     Beyond,
     /// A full /dev/shm: SIGBUS on first touch, and failing early (Linux)
     Full,
-    /// A segment cannot grow in place: move to a bigger one
+    /// A container's 64 MiB /dev/shm and a 100 MiB segment (Linux, root)
+    Container,
+    /// shared_memory cannot grow a segment: move to a bigger one
     Grow,
+    /// Linux: map room ahead, then grow the segment under it with ftruncate
+    Ahead,
     /// (helper) map NAME, count resident pages while reading it
     #[command(name = "_resident", hide = true)]
     Resident(cli::Segment),
@@ -50,6 +56,9 @@ enum Command {
     /// (helper) fill a private 16-page /dev/shm
     #[command(name = "_full", hide = true)]
     FullHelper,
+    /// (helper) fill a 100 MiB segment in a private 64 MiB /dev/shm
+    #[command(name = "_container", hide = true)]
+    ContainerHelper,
     /// (helper) open NAME, wait for the note that it moved, follow it
     #[command(name = "_follow", hide = true)]
     Follow(cli::Segment),
@@ -63,10 +72,13 @@ fn main() -> std::process::ExitCode {
         Command::Lazy { pages } => lazy::run(pages),
         Command::Beyond => beyond::run(),
         Command::Full => full::run(),
+        Command::Container => container::run(),
         Command::Grow => grow::run(),
+        Command::Ahead => ahead::run(),
         Command::Resident(cli::Segment { name }) => lazy::resident(&name),
         Command::BeyondHelper(cli::Segment { name }) => beyond::helper(&name),
         Command::FullHelper => full::helper(),
+        Command::ContainerHelper => container::helper(),
         Command::Follow(cli::Segment { name }) => grow::follow(&name),
     })
 }

@@ -38,6 +38,8 @@ pub const QUICK: &[(&str, &[&str], u64)] = &[
     ("sizing", &["beyond"], 40),
     ("sizing", &["full"], 60),
     ("sizing", &["grow"], 50),
+    ("sizing", &["container"], 300),
+    ("sizing", &["ahead"], 30),
     ("arrays", &["layout"], 40),
     ("arrays", &["checks"], 40),
     ("arrays", &["race"], 80),

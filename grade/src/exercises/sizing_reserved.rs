@@ -14,7 +14,7 @@ pub const EXERCISE: Exercise = Exercise {
 };
 
 const ONE_STAT: Hint = Hint("one stat of /dev/shm/NAME answers the question");
-const ST_SIZE: Hint = Hint("that is the size the segment was created with (st_size); tmpfs reserves a page only when it is first written: count st_blocks × 512");
+const ST_SIZE: Hint = Hint("that is the size the segment was created with (st_size); tmpfs reserves a page only when it is first touched (written, or read through a mapping): count st_blocks × 512");
 const UNITS: Hint = Hint("st_blocks counts 512-byte units (not pages): multiply it by 512");
 const MISSING: Hint =
     Hint("a segment that does not exist has no size: return the error (with its name), not 0");
