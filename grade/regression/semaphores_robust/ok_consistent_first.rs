@@ -91,7 +91,9 @@ pub unsafe fn lock(shared: *mut Shared) -> anyhow::Result<bool> {
                 (*shared).right = l.min(r);
                 Ok(true)
             }
-            libc::ENOTRECOVERABLE => bail!("the mutex is not recoverable: a repair was never marked"),
+            libc::ENOTRECOVERABLE => {
+                bail!("the mutex is not recoverable: a repair was never marked")
+            }
             rc => errno("pthread_mutex_lock", rc).map(|()| false),
         }
     }
