@@ -27,10 +27,11 @@ const EDGES: Hint =
 
 pub const HINTS: &[Hint] = &[FAST, MEAN, SORT, RANK, EDGES];
 
-/// So many samples are summarized well within this by a sort (a fraction of a second,
-/// also unoptimized), never by comparing every pair.
-const BIG: usize = 200_000;
+/// Hundreds of thousands of samples are summarized well within this by a sort (a
+/// fraction of a second, also unoptimized), never by comparing every pair.
 const BIG_WITHIN: Duration = Duration::from_secs(5);
+/// Millions of samples: their copy alone takes a while in an unoptimized build.
+const HUGE_WITHIN: Duration = Duration::from_secs(20);
 
 /// The nearest-rank percentile, as the exercise defines it, of samples `sorted`.
 fn expected(sorted: &[u64], k: u32) -> Option<u64> {
@@ -103,25 +104,56 @@ fn check(_ctx: &Ctx) -> Verdict {
         compare("7 samples", &sets[2].1, &seven, k)?;
     }
     compare("no samples", &[], &[], 500)?;
-    // Many samples, in time (the student's call alone is timed).
-    let big = recorded(&mut rng, BIG, true);
-    let began = Instant::now();
-    let got = catch(|| percentile(&big, 999));
-    let took = began.elapsed();
-    if took > BIG_WITHIN {
-        return Err(fail(format!(
-            "p99.9 of {BIG} samples took {:.1} s",
+    // Many samples, in time: k·n = 1000·q + 1 with q even, far above 2^24, where f32
+    // steps by 16 and rounds k·n down to 1000·q (a rank in f32 is one short there).
+    let n = 1000 * (151 + 2 * (rng.next() % 50) as usize) - 1;
+    let big = recorded(&mut rng, n, true);
+    let want = expected(&sorted(&big), 999);
+    in_time(
+        &format!("{n} samples in any order"),
+        big,
+        999,
+        want,
+        BIG_WITHIN,
+    )?;
+    // More samples than a u32 rank can count to at p99.9 (k·n above 2^32), given
+    // sorted (descending), so that a sort takes little time.
+    let n = 4_300_000 + (rng.next() % 1000) as usize;
+    let huge: Vec<u64> = (0..n as u64).rev().collect();
+    let want = Some(rank(n, 999) as u64 - 1);
+    in_time(
+        &format!("{n} samples (k·n above 2^32)"),
+        huge,
+        999,
+        want,
+        HUGE_WITHIN,
+    )
+}
+
+/// The student's call on its own thread, given at most `within`.
+fn in_time(what: &str, samples: Vec<u64>, k: u32, want: Option<u64>, within: Duration) -> Verdict {
+    let r = rank(samples.len(), k);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let began = Instant::now();
+        let got = catch(|| percentile(&samples, k));
+        let _ = tx.send((got, began.elapsed()));
+    });
+    let limit = within.as_secs();
+    match rx.recv_timeout(within) {
+        Err(_) => Err(fail(format!("percentile({what}, {k}) took more than {limit} s")).hint(FAST)),
+        Ok((_, took)) if took > within => Err(fail(format!(
+            "percentile({what}, {k}) took {:.1} s, more than {limit} s",
             took.as_secs_f64()
         ))
-        .hint(FAST));
+        .hint(FAST)),
+        Ok((Err(panic), _)) => Err(fail(format!("percentile({what}, {k}) panicked: {panic}"))),
+        Ok((Ok(got), _)) if got != want => Err(fail(format!(
+            "percentile({what}, {k}) is {got:?}, expected {want:?} (rank ⌈k·n/1000⌉ = {r})"
+        ))
+        .hint(RANK)),
+        Ok(_) => Ok(()),
     }
-    let want = expected(&sorted(&big), 999);
-    if got != Ok(want) {
-        return Err(fail(format!(
-            "percentile({BIG} samples, 999) is {got:?}, expected {want:?}"
-        )));
-    }
-    Ok(())
 }
 
 fn sorted(samples: &[u64]) -> Vec<u64> {

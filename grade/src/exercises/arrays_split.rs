@@ -65,6 +65,12 @@ fn check(ctx: &Ctx) -> Verdict {
         (100_003 + seed % 1000, 4),
     ] {
         let shm = segment(&name, 4 * n)?;
+        // SAFETY: the segment holds n u32 counters, page-aligned; AtomicU32 is valid for
+        // every bit pattern; the slice borrows `shm`.
+        let counts = unsafe { std::slice::from_raw_parts(shm.as_ptr().cast::<AtomicU32>(), n) };
+        for (j, c) in counts.iter().enumerate() {
+            c.store(start(seed, j), Ordering::Release);
+        }
         let args: Vec<Vec<String>> = (0..w)
             .map(|i| vec![name.clone(), n.to_string(), w.to_string(), i.to_string()])
             .collect();
@@ -75,17 +81,45 @@ fn check(ctx: &Ctx) -> Verdict {
                 )));
             }
         }
-        // SAFETY: the segment holds n u32 counters, page-aligned; AtomicU32 is valid for
-        // every bit pattern; the slice borrows `shm`.
-        let counts = unsafe { std::slice::from_raw_parts(shm.as_ptr().cast::<AtomicU32>(), n) };
         if let Some((j, c)) = counts
             .iter()
             .map(|c| c.load(Ordering::Acquire))
             .enumerate()
-            .find(|&(_, c)| c != 1)
+            .find(|&(j, c)| c != start(seed, j) + 1)
         {
             return Err(fail(format!(
-                "{w} worker processes filling {n} shared counters: item {j} was touched {c} times, not once"
+                "fill() by {w} worker processes on {n} shared counters: item {j} went from {} to {c}, not to {}",
+                start(seed, j),
+                start(seed, j) + 1
+            ))
+            .hint(FILL));
+        }
+        alone(n, w, seed % w, seed)?;
+    }
+    Ok(())
+}
+
+/// What the check writes in counter `j` before the workers run (never 0).
+fn start(seed: usize, j: usize) -> u32 {
+    1 + (seed
+        .wrapping_mul(31)
+        .wrapping_add(j.wrapping_mul(2_654_435_761))
+        % 1_000_000) as u32
+}
+
+/// Worker `i` alone: exactly the counters of its own part go up by one.
+fn alone(n: usize, w: usize, i: usize, seed: usize) -> Verdict {
+    let own =
+        catch(|| part(n, w, i)).map_err(|p| fail(format!("part({n}, {w}, {i}) panicked: {p}")))?;
+    let counts: Vec<AtomicU32> = (0..n).map(|j| AtomicU32::new(start(seed, j))).collect();
+    catch(|| fill(&counts, w, i))
+        .map_err(|p| fail(format!("fill() of worker {i} of {w} panicked: {p}")))?;
+    for (j, c) in counts.iter().enumerate() {
+        let (was, now) = (start(seed, j), c.load(Ordering::Relaxed));
+        let want = was + u32::from(own.contains(&j));
+        if now != want {
+            return Err(fail(format!(
+                "fill() of worker {i} of {w} alone on {n} counters (its part {own:?}): item {j} went from {was} to {now}, not to {want}"
             ))
             .hint(FILL));
         }

@@ -69,7 +69,182 @@ fn check(ctx: &Ctx) -> Verdict {
     for (i, (parties, creator_at, size)) in rounds.into_iter().enumerate() {
         one_by_one(ctx, i, parties, creator_at, size)?;
     }
-    together(ctx)
+    together(ctx)?;
+    refusals(ctx)?;
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        interleaved(ctx)
+    } else {
+        contention(ctx)
+    }
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[path = "segments_unlink_trap.rs"]
+mod trap;
+
+/// Two parties, A paused after each of its accesses to the header in turn while B
+/// arrives in full (see `trap`): exactly one of them removes the name, every time.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn interleaved(ctx: &Ctx) -> Verdict {
+    for at in 1..=16 {
+        let name = ctx.name(&format!("early-step{at}"));
+        let _creator = created(&name, 64, 2)?;
+        let a = call("open", || open(&name))?;
+        let b = call("open", || open(&name))?;
+        let (a_said, b_said) = trap::paused(&a, &b, at);
+        let there = exists(&name);
+        let _ = shmbook::os::shm_unlink(&name);
+        let setting = format!(
+            "2 parties, one paused after its access {at} to the header while the other arrived"
+        );
+        let a_said = a_said
+            .map_err(|e| fail(format!("{setting}: the paused one's arrive() failed: {e}")))?;
+        let Some(b_said) = b_said else {
+            // The paused party made fewer accesses: every point was tried.
+            return Ok(());
+        };
+        if b_said == 3 {
+            return Err(fail(format!(
+                "{setting}: the other's arrive() failed or panicked"
+            )));
+        }
+        if there {
+            return Err(fail(format!("{setting}: the name is still there")).hint(LAST));
+        }
+        let removers = u32::from(a_said) + u32::from(b_said == 2);
+        if removers != 1 {
+            return Err(fail(format!(
+                "{setting}: {removers} of them said they removed the name"
+            ))
+            .hint(ONE_REMOVER));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn interleaved(_: &Ctx) -> Verdict {
+    Ok(())
+}
+
+/// Threads of this process arrive through many mappings each (one per party), all of
+/// them released at the same instant; round after round, each on a fresh segment.
+const THREADS: u32 = 2;
+const MAPPINGS: u32 = 300;
+const ROUNDS: u32 = 400;
+/// The rounds stop after this long (a busy machine runs fewer of them).
+const RACE_FOR: Duration = Duration::from_secs(2);
+
+fn contention(ctx: &Ctx) -> Verdict {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Barrier as Line;
+    let name = ctx.name("early-race");
+    let parties = THREADS * MAPPINGS;
+    let setup = Line::new(THREADS as usize + 1);
+    let (ready, stop) = (AtomicU32::new(0), AtomicBool::new(false));
+    let said = AtomicU32::new(0);
+    let failed = std::sync::Mutex::new(None::<Failure>);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for round in 1..=ROUNDS {
+                    setup.wait();
+                    if stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let maps = (0..MAPPINGS)
+                        .map(|_| call("open", || open(&name)))
+                        .collect::<Result<Vec<_>, _>>();
+                    // Both threads leave this spin together (neither sleeps in it).
+                    ready.fetch_add(1, Ordering::AcqRel);
+                    while ready.load(Ordering::Acquire) < THREADS * round {
+                        std::hint::spin_loop();
+                    }
+                    let arrived = maps.and_then(|maps| {
+                        maps.iter().try_for_each(|shm| {
+                            if call("arrive", || arrive(shm))? {
+                                said.fetch_add(1, Ordering::AcqRel);
+                            }
+                            Ok(())
+                        })
+                    });
+                    if let Err(f) = arrived {
+                        failed.lock().unwrap().get_or_insert(f);
+                    }
+                    setup.wait();
+                }
+            });
+        }
+        let began = std::time::Instant::now();
+        let mut released = false;
+        let verdict = (1..=ROUNDS).try_for_each(|round| {
+            let made = created(&name, 64, parties);
+            if made.is_err() {
+                stop.store(true, Ordering::Release);
+                released = true;
+            }
+            released |= round == ROUNDS;
+            setup.wait();
+            let _creator = made?;
+            setup.wait();
+            let there = exists(&name);
+            let _ = shmbook::os::shm_unlink(&name);
+            let removers = said.swap(0, Ordering::AcqRel);
+            let setting = format!(
+                "{parties} parties, {THREADS} threads arriving at the same instant (round {round})"
+            );
+            if let Some(f) = failed.lock().unwrap().take() {
+                return Err(fail(format!("{setting}: {}", f.message)));
+            }
+            if there {
+                return Err(fail(format!("{setting}: the name is still there")).hint(LAST));
+            }
+            if removers != 1 {
+                return Err(fail(format!(
+                    "{setting}: {removers} of them said they removed the name"
+                ))
+                .hint(ONE_REMOVER));
+            }
+            if began.elapsed() > RACE_FOR {
+                return Err(fail(String::new()));
+            }
+            Ok(())
+        });
+        let verdict = verdict.or_else(|f| if f.message.is_empty() { Ok(()) } else { Err(f) });
+        if !released {
+            stop.store(true, Ordering::Release);
+            setup.wait();
+        }
+        verdict
+    })
+}
+
+/// `open` refuses a name that does not exist and a segment too short for the header,
+/// with an error (not a panic).
+fn refusals(ctx: &Ctx) -> Verdict {
+    let missing = ctx.name("early-missing");
+    let _ = shmbook::os::shm_unlink(&missing);
+    let short = ctx.name("early-short");
+    let _short = crate::kit::segment(&short, 4)?;
+    for (name, what) in [
+        (&missing, "a name that does not exist"),
+        (&short, "a segment of 4 bytes (no room for the header)"),
+    ] {
+        match crate::kit::catch(|| open(name).map(|shm| shm.len())) {
+            Ok(Err(_)) => {}
+            Ok(Ok(len)) => {
+                return Err(fail(format!(
+                    "open() of {what} returned a mapping of {len} bytes, not an error"
+                )))
+            }
+            Err(panic) => {
+                return Err(fail(format!(
+                    "open() of {what} panicked ({panic}), not an error with its reason"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The parties arrive one at a time, the creator (this process) as number

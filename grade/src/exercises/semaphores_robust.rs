@@ -81,35 +81,16 @@ fn check(ctx: &Ctx) -> Verdict {
         ))
         .hint(EXCLUDE));
     }
-    // 2. A holder killed half-way through an update; the check locks next.
-    kill_holder(&name, &shm)?;
-    let what = "the holder was killed half-way through an update";
-    let (repaired, left, right) = lock_within(&shm, what)?;
-    if left != right {
-        let f = fail(format!(
-            "{what}; the next lock() returned {repaired}, and the counters read {left} and {right}"
-        ));
-        return Err(f.hint(if repaired { REPAIR } else { IGNORED }));
+    // 2. A holder killed before its first addition, between the two, after both (in
+    // an order that changes from run to run); the check locks next.
+    for k in 0..3 {
+        done = killed_at(&name, &shm, (seed as usize + k) % 3, done)?;
     }
-    if !repaired {
-        return Err(fail(format!(
-            "{what}; the next lock() returned false: it repaired nothing"
-        ))
-        .hint(IGNORED));
-    }
-    if left != done && left != done + 1 {
-        return Err(fail(format!(
-            "{what} after {done} updates; the repaired counters read {left}"
-        ))
-        .hint(REPAIR));
-    }
-    done = left;
-    usable(&shm, what)?;
     // 3. A holder killed, then other processes lock at the same moment: one of them
     // repairs.
     let rounds = 1 + seed % 2;
     for _ in 0..rounds {
-        kill_holder(&name, &shm)?;
+        kill_holder(&name, &shm, 1)?;
         adders(ctx, &name, 1, "repair")?;
         done += u64::from(ADDERS);
     }
@@ -120,13 +101,94 @@ fn check(ctx: &Ctx) -> Verdict {
         ))
         .hint(REPAIR));
     }
-    usable(&shm, "after the repairs by other processes")
+    usable(&shm, "after the repairs by other processes")?;
+    unrecoverable(&name, &shm)
 }
 
-/// Starts a worker that locks, adds to `left` only and is killed there.
-fn kill_holder(name: &str, shm: &Shmem) -> Verdict {
+/// The stages at which a holder is killed, by how many additions it made.
+const STAGES: [&str; 3] = [
+    "before its first addition",
+    "between its two additions",
+    "after both additions, before unlocking",
+];
+
+/// A holder killed at `stage`, then the check's own lock(): the counters repaired to
+/// equal values, the update either undone or finished. Gives the updates done now.
+fn killed_at(name: &str, shm: &Shmem, stage: usize, done: u64) -> Result<u64, crate::kit::Failure> {
+    kill_holder(name, shm, stage)?;
+    let what = format!(
+        "after {done} updates the holder was killed {}",
+        STAGES[stage]
+    );
+    let (repaired, left, right) = lock_within(shm, &what)?;
+    if left != right {
+        let f = fail(format!(
+            "{what}; the next lock() returned {repaired}, and the counters read {left} and {right}"
+        ));
+        return Err(f.hint(if repaired { REPAIR } else { IGNORED }));
+    }
+    if !repaired {
+        return Err(fail(format!(
+            "{what}; the next lock() returned false: it repaired nothing (the counters read {left} and {right})"
+        ))
+        .hint(IGNORED));
+    }
+    if left != done && left != done + 1 {
+        return Err(fail(format!(
+            "{what}; the repaired counters read {left}, neither {done} nor {}",
+            done + 1
+        ))
+        .hint(REPAIR));
+    }
+    usable(shm, &what)?;
+    Ok(left)
+}
+
+/// A mutex made unusable (its holder killed, then unlocked without
+/// pthread_mutex_consistent): the student's lock() must say so with an error.
+fn unrecoverable(name: &str, shm: &Shmem) -> Verdict {
+    kill_holder(name, shm, 1)?;
+    let m = shared(shm);
+    // SAFETY: the mutex is initialized and mapped; its holder is dead, no other process
+    // runs; this thread unlocks what it locked.
+    let rc = unsafe {
+        let rc = libc::pthread_mutex_lock(&raw mut (*m).mutex);
+        libc::pthread_mutex_unlock(&raw mut (*m).mutex);
+        rc
+    };
+    if rc != libc::EOWNERDEAD {
+        return Err(fail(format!(
+            "a holder killed: pthread_mutex_lock said {}, not EOWNERDEAD",
+            std::io::Error::from_raw_os_error(rc)
+        )));
+    }
+    let what = "the mutex made unrecoverable (its holder killed, unlocked without pthread_mutex_consistent)";
+    let at = m as usize;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: `init` set the mutex up and the segment stays mapped; an unrecoverable
+        // mutex cannot be locked, so no counter is touched.
+        let r = crate::kit::catch(|| unsafe { lock(at as *mut Shared) });
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(HANDED_ON_WITHIN) {
+        Ok(Ok(Err(_))) => Ok(()),
+        Ok(Ok(Ok(repaired))) => Err(fail(format!(
+            "{what}: lock() returned Ok({repaired}), not an error"
+        ))
+        .hint(EXCLUDE)),
+        Ok(Err(panic)) => Err(fail(format!("{what}: lock() panicked: {panic}"))),
+        Err(_) => Err(fail(format!(
+            "{what}: lock() was still waiting {} s later, not an error",
+            HANDED_ON_WITHIN.as_secs()
+        ))),
+    }
+}
+
+/// Starts a worker that locks, makes `stage` of the two additions and is killed there.
+fn kill_holder(name: &str, shm: &Shmem, stage: usize) -> Verdict {
     flag(shm).store(0, Ordering::Release);
-    let holder = DIE.spawn(&[name])?;
+    let holder = DIE.spawn(&[name, &stage.to_string()])?;
     let holder = until_or_ended(holder, "a worker to take the lock", WORKER_TIMEOUT, || {
         flag(shm).load(Ordering::Acquire) == 1
     })
@@ -271,18 +333,26 @@ const ADD: Role = Role {
     },
 };
 
-/// Worker: `_robust_die NAME` — lock, add to `left` only, raise the flag, and wait to
-/// be killed.
+/// Worker: `_robust_die NAME STAGE` — lock, make STAGE of the two additions (0, 1 or
+/// 2), raise the flag, and wait to be killed.
 const DIE: Role = Role {
     name: "_robust_die",
     run: |args| {
-        let [name] = args else { bail!("needs NAME") };
+        let [name, stage] = args else {
+            bail!("needs NAME STAGE")
+        };
+        let stage: u32 = stage.parse()?;
         let shm = open(name)?;
         let s = shared(&shm);
         // SAFETY: as in `_robust_add`; this process is killed while it holds the lock.
         unsafe {
             lock(s)?;
-            (*s).left += 1;
+            if stage >= 1 {
+                (*s).left += 1;
+            }
+            if stage >= 2 {
+                (*s).right += 1;
+            }
         }
         flag(&shm).store(1, Ordering::Release);
         std::thread::sleep(WORKER_TIMEOUT);
