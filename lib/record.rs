@@ -417,6 +417,20 @@ mod tests {
     }
 
     #[test]
+    fn every_recorded_run_reads_back() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/alternatives");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "json") {
+                Report::read(&path).unwrap_or_else(|e| panic!("{e:#}"));
+                read += 1;
+            }
+        }
+        assert!(read > 0, "no recorded run in {}", dir.display());
+    }
+
+    #[test]
     fn the_date_is_a_utc_date() {
         let (date, stem) = utc_now();
         assert_eq!(date.len(), "2026-11-30T15:40:12Z".len());
