@@ -48,10 +48,13 @@ pub struct Machine {
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Tools {
-    /// "debug" or "release".
-    pub profile: String,
+    /// "debug" or "release"; `None` in documents of programs that are not Rust.
+    pub profile: Option<String>,
     pub rustc: Option<String>,
     pub redis_server: Option<String>,
+    /// The iceoryx2 version, in the `alternatives-iceoryx2` program's documents only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iceoryx2: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -223,14 +226,17 @@ impl Report {
                 load_after: None,
             },
             tools: Tools {
-                profile: if cfg!(debug_assertions) {
-                    "debug"
-                } else {
-                    "release"
-                }
-                .into(),
+                profile: Some(
+                    if cfg!(debug_assertions) {
+                        "debug"
+                    } else {
+                        "release"
+                    }
+                    .into(),
+                ),
                 rustc: first_line("rustc", "--version"),
                 redis_server: first_line("redis-server", "--version"),
+                iceoryx2: None,
             },
             throughput: None,
             latency: None,
@@ -238,15 +244,21 @@ impl Report {
         }
     }
 
-    /// Notes the load at the end and writes the document to `path` (pretty JSON).
-    pub fn write(mut self, path: &Path) -> Result<()> {
+    /// Notes the load at the end and returns the document as text (pretty JSON).
+    pub fn finish(mut self) -> Result<String> {
         self.machine.load_after = Some(load_average());
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
         let mut text = String::new();
         layout(&serde_json::to_value(&self)?, 0, &mut text);
         text.push('\n');
+        Ok(text)
+    }
+
+    /// Notes the load at the end and writes the document to `path` (pretty JSON).
+    pub fn write(self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let text = self.finish()?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
     }
 
@@ -402,6 +414,20 @@ mod tests {
             vec![1_000_000, 2_000_000]
         );
         assert_eq!(back.run, report.run);
+    }
+
+    #[test]
+    fn every_recorded_run_reads_back() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/alternatives");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "json") {
+                Report::read(&path).unwrap_or_else(|e| panic!("{e:#}"));
+                read += 1;
+            }
+        }
+        assert!(read > 0, "no recorded run in {}", dir.display());
     }
 
     #[test]

@@ -291,7 +291,7 @@ def book_charts():
 
 # ---------------------------------------------------------------- figures in prose
 
-FIG = re.compile(r"([0-9][0-9.,\u2009\u202f]*)\s*<!--fig (.*?)-->")
+FIG = re.compile(r"([0-9]{1,3}(?:[ \u2009\u202f][0-9]{3})+|[0-9][0-9.,\u2009\u202f]*)\s*<!--fig (.*?)-->")
 FILES = re.compile(r"<!--figures (.*?)-->")
 UNIT = re.compile(r"[0-9](?:[0-9.,]*)\s*(?:× |GB/s|µs|ns\b|ms\b)")
 
@@ -299,10 +299,13 @@ UNIT = re.compile(r"[0-9](?:[0-9.,]*)\s*(?:× |GB/s|µs|ns\b|ms\b)")
 def query(doc, q):
     """The value of `doc` at path `q`: `.`-separated keys; `name[k=v,k=v]` picks the one
     element of array `name` whose fields equal those values, `name[3]` by index,
-    `name[*]` all of them; `median(...)`, `min(...)`, `max(...)` reduce a `[*]` path."""
+    `name[*]` all of them; `median(...)`, `min(...)`, `max(...)` reduce a `[*]` path, in
+    which `name[k=v/w,...]` picks every element whose fields equal one of the values."""
     agg = re.fullmatch(r"(median|min|max)\((.*)\)", q)
     if agg:
-        values = select(doc, agg[2])
+        values = select(doc, agg[2], many=True)
+        if not values:
+            raise ValueError(f"{agg[2]} selects nothing")
         return {"median": statistics.median, "min": min, "max": max}[agg[1]](values)
     values = select(doc, q)
     if len(values) != 1:
@@ -310,7 +313,7 @@ def query(doc, q):
     return values[0]
 
 
-def select(doc, path):
+def select(doc, path, many=False):
     nodes = [doc]
     for part in re.findall(r"[^.\[\]]+(?:\[[^\]]*\])?", path):
         m = re.fullmatch(r"([^\[]+)(?:\[([^\]]*)\])?", part)
@@ -326,8 +329,9 @@ def select(doc, path):
                 picked.append(n[int(sel)])
             else:
                 conds = [c.split("=", 1) for c in sel.split(",")]
-                match = [e for e in n if all(same(e.get(k), v) for k, v in conds)]
-                if len(match) != 1:
+                match = [e for e in n
+                         if all(any(same(e.get(k), w) for w in v.split("/")) for k, v in conds)]
+                if len(match) != 1 and not (many and match):
                     raise ValueError(f"[{sel}] matches {len(match)} elements, not one")
                 picked.extend(match)
         nodes = picked
@@ -373,7 +377,7 @@ def figures():
                 except (KeyError, ValueError, TypeError, IndexError) as e:
                     problems.append(f"{where}: <!--fig {q}-->: {e}")
                     continue
-                quoted = number.rstrip(".,").replace(",", "").replace("\u2009", "").replace("\u202f", "")
+                quoted = number.rstrip(".,").replace(",", "").replace(" ", "").replace("\u2009", "").replace("\u202f", "")
                 decimals = len(quoted.split(".")[1]) if "." in quoted else 0
                 if round(float(value), decimals) != float(quoted):
                     problems.append(f"{where}: the page says {quoted}, the data {value!r} "

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use hdrhistogram::Histogram;
 use iceoryx2::prelude::*;
-use serde_json::json;
 use shmbook::measure::duration_text;
 
 use shmbook::process::describe;
@@ -132,16 +131,7 @@ fn report(n: u32, floor: &Histogram<u64>, ice: &Histogram<u64>, json: bool) -> R
         ("iceoryx2_spin", "iceoryx2, publish-subscribe", ice),
     ];
     if json {
-        let rows: Vec<_> = labels
-            .iter()
-            .map(|(way, label, h)| {
-                json!({"program": "alternatives-iceoryx2", "way": way, "label": label, "n": n,
-                    "min_ns": h.min(), "p50_ns": p(h, 0.5), "p99_ns": p(h, 0.99),
-                    "p999_ns": p(h, 0.999), "max_ns": h.max(), "mean_ns": h.mean().round()})
-            })
-            .collect();
-        let section = json!({"n": n, "rows": rows, "spin_over_floor": ratio});
-        return crate::report::print_json("latency", section);
+        return crate::report::print_latency(n, &labels, ratio);
     }
     let t = |ns: u64| duration_text(Duration::from_nanos(ns));
     println!("an 8-byte message to another process and back, {n} round trips, both sides spinning");

@@ -11,7 +11,6 @@ use crate::report::row;
 use shmbook::process::describe;
 
 use crate::{go_on, helper, node, service_name, spin_until, HELPER_EXIT};
-use serde_json::json;
 
 /// `--sweep`: the sizes of the chapter's sweep.
 pub const SWEEP: [usize; 7] = [
@@ -201,7 +200,7 @@ pub fn run(sizes: &[usize], rounds: u32, json: bool) -> Result<()> {
         describe(status)
     );
     if json {
-        crate::report::print_json("throughput", json!({ "sizes": sizes, "rows": rows }))?;
+        crate::report::print_throughput(sizes, rows)?;
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ use shmbook::alternatives::redis_client::{connect, pop};
 use shmbook::helper::Helper;
 use shmbook::measure::{checksum, make_array, rate_text, size_text};
 use shmbook::process::{run as run_command, Child, Output};
+use shmbook::record::{Row, Spread, Throughput};
 use shmbook::{os, wait, PROCESS_TIMEOUT};
 
 /// The TCP port the helper listens on, and Redis's, inside the namespace.
@@ -162,8 +163,9 @@ fn missing() -> Option<&'static str> {
 }
 
 /// `hosts`: the array over TCP on the loopback, over TCP across the veth pair, and
-/// through Redis across it, each round against a memcpy in the same round.
-pub fn run(size: usize, rounds: u32) -> Result<()> {
+/// through Redis across it, each round against a memcpy in the same round. Returns the
+/// rows (`None`: not run, and why was printed).
+pub fn run(size: usize, rounds: u32) -> Result<Option<Throughput>> {
     println!(
         "moving {} to a process in another network namespace (a veth pair), \
          {rounds} rounds, each against a memcpy in the same round",
@@ -171,7 +173,7 @@ pub fn run(size: usize, rounds: u32) -> Result<()> {
     );
     if let Some(why) = missing() {
         println!("{why}");
-        return Ok(());
+        return Ok(None);
     }
     let (helper, mut to_helper, from_helper) = start_remote(size)?;
     let mut lines = BufReader::new(from_helper).lines();
@@ -197,17 +199,20 @@ pub fn run(size: usize, rounds: u32) -> Result<()> {
     let loopback = loopback_server(size)?;
     let mut ways = vec![
         Stream::new(
+            "tcp_loopback",
             "TCP over the loopback",
             &format!("127.0.0.1:{}", loopback.1),
         )?,
         Stream::new(
+            "tcp_veth",
             "TCP across the veth pair",
             &format!("{}:{STREAM_PORT}", theirs.1),
         )?,
     ];
+    let mut rows = Vec::new();
     for way in &mut ways {
         let times = way.rounds(&array, expected, rounds)?;
-        print_row(way.label, size, &times);
+        rows.push(row(way.way, way.label, size, &times));
         way.end()?;
     }
     loopback
@@ -221,12 +226,20 @@ pub fn run(size: usize, rounds: u32) -> Result<()> {
             expected,
             rounds,
         )?;
-        print_row("Redis across the veth pair", size, &times);
+        rows.push(row(
+            "redis_veth",
+            "Redis across the veth pair",
+            size,
+            &times,
+        ));
     } else {
         println!("Redis across the veth pair: {}", crate::redis_way::MISSING);
     }
     helper.wait_ok(PROCESS_TIMEOUT)?;
-    Ok(())
+    Ok(Some(Throughput {
+        sizes: vec![size],
+        rows,
+    }))
 }
 
 fn start_remote(size: usize) -> Result<(Helper, ChildStdin, std::process::ChildStdout)> {
@@ -286,16 +299,17 @@ fn loopback_server(size: usize) -> Result<Server> {
 
 /// A producer's connection and its rounds.
 struct Stream {
+    way: &'static str,
     label: &'static str,
     stream: TcpStream,
 }
 
 impl Stream {
-    fn new(label: &'static str, addr: &str) -> Result<Stream> {
+    fn new(way: &'static str, label: &'static str, addr: &str) -> Result<Stream> {
         let stream = wait::retry(PROCESS_TIMEOUT, || TcpStream::connect(addr))
             .with_context(|| format!("connecting to {addr}"))?;
         bound(&stream)?;
-        Ok(Stream { label, stream })
+        Ok(Stream { way, label, stream })
     }
 
     fn rounds(&mut self, array: &[f64], expected: u64, rounds: u32) -> Result<Vec<Rounds>> {
@@ -363,21 +377,22 @@ fn timed_rounds(
     Ok(out)
 }
 
-/// "TCP across the veth pair   match   1.23 GB/s  0.12 × memcpy (0.10–0.13)".
-fn print_row(label: &str, size: usize, rounds: &[Rounds]) {
-    let mut ratios: Vec<f64> = rounds
-        .iter()
-        .map(|r| r.memcpy.as_secs_f64() / r.way.as_secs_f64())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let best = rounds.iter().map(|r| r.way).min().unwrap_or_default();
-    let matched = rounds.iter().all(|r| r.matched);
+/// Prints "TCP across the veth pair   match   1.23 GB/s  0.12 × memcpy (0.10–0.13)"
+/// and returns the same figures as a row of the recorded format.
+fn row(way: &str, label: &str, size: usize, rounds: &[Rounds]) -> Row {
+    let times: Vec<Duration> = rounds.iter().map(|r| r.way).collect();
+    let memcpy: Vec<Duration> = rounds.iter().map(|r| r.memcpy).collect();
+    let mut row = Row::new(way, label, size, &times, &memcpy);
+    row.matched = rounds.iter().all(|r| r.matched);
+    let best = times.iter().copied().min().unwrap_or_default();
+    let r = |f: fn(&Spread) -> f64| row.ratio.as_ref().map_or(f64::NAN, f);
     println!(
         "{label:<28} {}  {}  {:.2} × memcpy ({:.2}–{:.2})",
-        shmbook::measure::match_text(matched),
+        shmbook::measure::match_text(row.matched),
         rate_text(size, best),
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1]
+        r(|s| s.median),
+        r(|s| s.min),
+        r(|s| s.max),
     );
+    row
 }

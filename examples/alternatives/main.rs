@@ -111,6 +111,9 @@ enum Command {
         /// Rounds per way (1 to 1000)
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
         rounds: u32,
+        /// Also write every round's figures, with the machine's description, as JSON
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
     },
     /// (helper) the far end of `hosts`, in a network namespace of its own
     #[command(name = "_remote", hide = true)]
@@ -173,7 +176,10 @@ fn main() -> std::process::ExitCode {
         Command::Record { file, quick, redis } => record(&file, quick, redis.as_deref()),
         Command::Tables { file } => tables::run(&file),
         Command::Isolation => isolation::run(),
-        Command::Hosts { size, rounds } => hosts::run(size, rounds),
+        Command::Hosts { size, rounds, json } => match hosts::run(size, rounds)? {
+            Some(result) => write(json, |r| r.throughput = Some(result)),
+            None => Ok(()),
+        },
         Command::Remote { size } => hosts::remote(size),
         Command::Consume { way, peer, rounds } => job::consume(way, &peer, rounds),
         Command::Echo { way, peer, n } => latency::echo(way, &peer, n),

@@ -14,7 +14,10 @@ pub fn run(file: &Path) -> Result<()> {
     let report = Report::read(file)?;
     let m = &report.machine;
     let load = |l: &[f64; 3]| format!("{:.2}", l[0]);
-    println!("run {} ({} build)", report.run, report.tools.profile);
+    match &report.tools.profile {
+        Some(profile) => println!("run {} ({profile} build)", report.run),
+        None => println!("run {}", report.run),
+    }
     println!(
         "{}, {} cores, {} {}, {} KiB pages",
         m.cpu,
