@@ -32,7 +32,7 @@ pub fn event() -> Result<()> {
         } else {
             start_together(s, 1)?;
             wait::until("the helper to sleep in its wait", PROCESS_TIMEOUT, || {
-                s.inside.load(Ordering::Acquire) == 1 && asleep(consumer.id())
+                s.inside.load(Ordering::Acquire) == 1 && asleep(s.sleeper.load(Ordering::Acquire))
             })?;
             produce(s, &*ready)?;
         }

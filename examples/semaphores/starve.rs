@@ -11,7 +11,8 @@ use raw_sync::locks::{LockInit, RwLock};
 use shmbook::helper::Helper;
 use shmbook::locks::{check, rwlock_within, Access};
 use shmbook::semaphores::demo::{
-    self as segment, asleep, attach_and_wait_for_go, object, shared, start_together, Object,
+    self as segment, asleep, attach_and_wait_for_go, object, procfs_pid, shared, start_together,
+    Object,
 };
 use shmbook::sync::SyncContext;
 use shmbook::{wait, yes_no, PROCESS_TIMEOUT};
@@ -111,7 +112,7 @@ pub fn relay(name: &str, me: u32) -> Result<()> {
         if s.inside.fetch_add(1, Ordering::AcqRel) == 0 && !waiting {
             // The first reader keeps the lock until the writer sleeps, waiting for it.
             wait::until("the writer to wait", PROCESS_TIMEOUT, || {
-                s.asking.load(Ordering::Acquire) == 1 && asleep(s.workers.load(Ordering::Acquire))
+                s.asking.load(Ordering::Acquire) == 1 && asleep(s.sleeper.load(Ordering::Acquire))
             })?;
         }
         // The other reader's turn. Hand over: stay until it is in (at most 1 s).
@@ -134,7 +135,7 @@ pub fn starved(name: &str) -> Result<()> {
     wait::until("the first reader", PROCESS_TIMEOUT, || {
         s.inside.load(Ordering::Acquire) >= 1
     })?;
-    s.workers.store(std::process::id(), Ordering::Release); // for the readers' `asleep`
+    s.sleeper.store(procfs_pid(), Ordering::Release); // for the readers' `asleep`
     s.asking.store(1, Ordering::Release);
     // SAFETY: `lock` is a raw_sync RwLock (the header says so).
     let _in = unsafe { rwlock_within(&*lock, Access::Write, PROCESS_TIMEOUT, "writing")? };

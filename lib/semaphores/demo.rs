@@ -45,10 +45,16 @@ pub struct Shared {
     pub asking: AtomicU32,
     /// `starve`: readers that got in while the writer was waiting.
     pub before_writer: AtomicU32,
+    /// The process whose sleep a parent waits for (see [`asleep`]), as `/proc` knows it.
+    pub sleeper: AtomicU32,
 }
 
 /// Where the semaphore, mutex, read-write lock or event lives in the body.
 const OBJECT_AT: usize = 128;
+const _: () = assert!(
+    std::mem::size_of::<Shared>() <= OBJECT_AT,
+    "the flags overlap the lock"
+);
 
 /// How long each worker, reader or writer stays inside.
 pub const INSIDE_FOR: Duration = Duration::from_millis(60);
@@ -99,15 +105,27 @@ pub fn start_together(s: &Shared, n: u32) -> Result<()> {
     Ok(())
 }
 
-/// A helper's side of [`start_together`].
+/// A helper's side of [`start_together`]. It also publishes, in `sleeper`, its process
+/// id as `/proc` knows it, for a parent's [`asleep`]: in a PID namespace whose `/proc`
+/// is the host's (the hostile tests' sandbox), that differs from the id the parent got
+/// from `spawn`.
 pub fn attach_and_wait_for_go(s: &Shared) -> Result<()> {
+    s.sleeper.store(procfs_pid(), Ordering::Release);
     s.ready.fetch_add(1, Ordering::AcqRel);
     wait::until("the parent's go", PROCESS_TIMEOUT, || {
         s.go.load(Ordering::Acquire) == 1
     })
 }
 
-/// Whether process `pid` is asleep, for a demo that must know another process is
+/// This process's id in the `/proc` that [`asleep`] reads: `/proc/self` names it.
+pub fn procfs_pid() -> u32 {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse().ok())
+        .unwrap_or_else(std::process::id)
+}
+
+/// Whether process `pid` (as `/proc` knows it, see [`procfs_pid`]) is asleep, for a demo that must know another process is
 /// blocked in the kernel before it goes on. Linux: its state is `S` in
 /// `/proc/PID/stat`. Elsewhere it cannot tell: it waits 100 ms and says yes.
 pub fn asleep(pid: u32) -> bool {
