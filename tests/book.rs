@@ -153,6 +153,7 @@ fn main() -> ExitCode {
                             format!("needs {}: {}", missing.join(", "), hints.join("; "))
                         });
                         for step in block.steps {
+                            let began = Instant::now();
                             let (failure, skipped, blessed) = match &why {
                                 None => {
                                     let at =
@@ -178,7 +179,13 @@ fn main() -> ExitCode {
                                 (None, None, Some(_)) => "BLESS",
                                 (None, None, None) => "ok  ",
                             };
-                            println!("{mark} {}:{}  $ {}", step.file, step.line, step.command);
+                            println!(
+                                "{mark} {}:{}  $ {}  ({:.1} s)",
+                                step.file,
+                                step.line,
+                                step.command,
+                                began.elapsed().as_secs_f64()
+                            );
                             outcomes.lock().unwrap().push(Outcome {
                                 step,
                                 failure,
