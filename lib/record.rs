@@ -418,13 +418,18 @@ mod tests {
 
     #[test]
     fn every_recorded_run_reads_back() {
+        // data/alternatives/ and its folders (runs/, loaded/)
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/alternatives");
-        let mut read = 0;
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|x| x == "json") {
-                Report::read(&path).unwrap_or_else(|e| panic!("{e:#}"));
-                read += 1;
+        let (mut folders, mut read) = (vec![dir.clone()], 0);
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|x| x == "json") {
+                    Report::read(&path).unwrap_or_else(|e| panic!("{e:#}"));
+                    read += 1;
+                }
             }
         }
         assert!(read > 0, "no recorded run in {}", dir.display());

@@ -31,25 +31,31 @@ fn charts_and_figures_agree_with_the_data() {
     assert!(ok, "{text}");
 }
 
-/// A copy of `src/` and `data/` under target/, for tampering.
+/// A copy of `src/` (the pages and the charts) and all of `data/` under target/, for
+/// tampering.
 fn copy_of_book(tag: &str) -> PathBuf {
     let dir = root()
         .join("target")
         .join(format!("charts-test-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    for sub in ["src", "src/charts", "data", "data/alternatives"] {
-        let from = root().join(sub);
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-        let Ok(entries) = std::fs::read_dir(&from) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if e.path().is_file() {
-                std::fs::copy(e.path(), dir.join(sub).join(e.file_name())).unwrap();
-            }
+    for sub in ["src", "src/charts"] {
+        copy_files(&root().join(sub), &dir.join(sub), false);
+    }
+    copy_files(&root().join("data"), &dir.join("data"), true);
+    dir
+}
+
+/// The files of `from` into `to`, and with `deep` those of its folders too.
+fn copy_files(from: &Path, to: &Path, deep: bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let path = e.path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(e.file_name())).unwrap();
+        } else if deep && path.is_dir() {
+            copy_files(&path, &to.join(e.file_name()), true);
         }
     }
-    dir
 }
 
 #[test]
