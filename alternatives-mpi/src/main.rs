@@ -40,7 +40,7 @@ struct Options {
     size: Vec<usize>,
     /// The `alternatives` example's sweep instead: 4 KiB to 256 MiB, each 4 times the
     /// one before
-    #[arg(long)]
+    #[arg(long, conflicts_with = "size")]
     sweep: bool,
     /// Timed rounds per size (1 to 1000; default 5, or with --sweep 51 for small
     /// arrays down to 8 for 256 MiB)
