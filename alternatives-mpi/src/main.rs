@@ -55,24 +55,13 @@ struct Options {
     json: Option<PathBuf>,
 }
 
-/// The sizes `--sweep` measures: those of the `alternatives` example's sweep.
-const SWEEP: [usize; 9] = [
-    4 << 10,
-    16 << 10,
-    64 << 10,
-    256 << 10,
-    1 << 20,
-    4 << 20,
-    16 << 20,
-    64 << 20,
-    256 << 20,
-];
-
 impl Options {
     /// Every size, each with its number of timed rounds (with `--sweep` and no
     /// `--rounds`: 2 GiB moved per size at most, 8 to 51 rounds, as in the example).
     fn plan(&self) -> Vec<(usize, u32)> {
-        let sizes = if self.sweep { &SWEEP[..] } else { &self.size };
+        // The `alternatives` example's sweep: 4 KiB, 16 KiB, … 256 MiB.
+        let sweep: Vec<usize> = (0..9).map(|k| (4 << 10) << (2 * k)).collect();
+        let sizes = if self.sweep { &sweep } else { &self.size };
         let rounds = |size: usize| match (self.rounds, self.sweep) {
             (Some(r), _) => r,
             (None, true) => ((2usize << 30) / size).clamp(7, 51) as u32,
