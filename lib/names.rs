@@ -62,8 +62,9 @@ fn taken(name: &str) -> bool {
 
 /// Appends `name` to the suite's log if [`LOG_VAR`] names one. [`unique`] logs every
 /// name it makes, and [`crate::cleanup`] every segment and semaphore it registers (a
-/// name typed by the reader, or one `shared_memory` chose at random).
-pub(crate) fn log_if_asked(name: &str) {
+/// name typed by the reader, or one `shared_memory` chose at random); a program whose
+/// library names its own segments (the iceoryx2 example) logs them with it.
+pub fn log_if_asked(name: &str) {
     if let Some(log) = std::env::var_os(LOG_VAR) {
         log_name(std::path::Path::new(&log), name);
     }

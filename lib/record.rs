@@ -55,6 +55,10 @@ pub struct Tools {
     /// The iceoryx2 version, in the `alternatives-iceoryx2` program's documents only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iceoryx2: Option<String>,
+    /// The MPI library's version (and `UCX_TLS` when set), in the `alternatives-mpi`
+    /// program's documents only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpi: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -237,6 +241,7 @@ impl Report {
                 rustc: first_line("rustc", "--version"),
                 redis_server: first_line("redis-server", "--version"),
                 iceoryx2: None,
+                mpi: None,
             },
             throughput: None,
             latency: None,

@@ -37,7 +37,7 @@ fn open(node: &Node<ipc::Service>, run: u32, what: &str) -> Result<Service> {
 // ANCHOR: echo
 /// The echo: every message that arrives goes straight back, until READY comes.
 pub fn echo(run: u32) -> Result<()> {
-    let node = node()?;
+    let node = node(run)?;
     let pings = open(&node, run, "ping")?.subscriber_builder().create()?;
     let pongs = open(&node, run, "pong")?.publisher_builder().create()?;
     pongs.send_copy(READY)?;
@@ -55,14 +55,15 @@ pub fn echo(run: u32) -> Result<()> {
 
 /// `latency`: `n` timed round trips to the echo; each one goes into the histogram.
 pub fn run(n: u32, json: bool) -> Result<()> {
-    let node = node()?;
     let run = std::process::id();
+    let node = node(run)?;
     let pings = open(&node, run, "ping")?.publisher_builder().create()?;
     let pongs = open(&node, run, "pong")?.subscriber_builder().create()?;
     let mut echo = helper("_echo", run)?;
     let pong = || spin_until("answer from the echo", || Ok(pongs.receive()?.map(|s| *s)));
     ensure!(pong()? == READY, "the echo's first message was not READY");
-    // ANCHOR: round_trip
+    crate::domain::log_names(run); // every segment of the run exists now
+                                   // ANCHOR: round_trip
     let mut histogram = new_histogram()?;
     for i in 0..WARM_UP + n {
         let start = Instant::now();

@@ -3,10 +3,11 @@
 //! with loans, each measured against a baseline timed in the same round (a `memcpy`
 //! between page-aligned buffers; two threads bouncing one cache line).
 //!
-//! The consumer and the echo are this program run again with a hidden role. Ctrl-C,
-//! `SIGTERM` and `SIGHUP` end every loop at its next turn, so that iceoryx2 removes
-//! its shared memory on the way out; resources a killed run left are removed by the
-//! next run (`try_cleanup_dead_nodes`, iceoryx2's own way).
+//! The consumer and the echo are this program run again with a hidden role. Each run
+//! is an iceoryx2 domain of its own (`domain`), removed at the end. Ctrl-C, `SIGTERM`
+//! and `SIGHUP` end every loop at its next turn, so that the run still ends that way;
+//! the domain of a run that was killed is removed by the next run.
+mod domain;
 mod latency;
 mod report;
 mod throughput;
@@ -79,6 +80,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let producer = matches!(
+        options.command,
+        Command::Throughput { .. } | Command::Latency { .. }
+    );
+    if producer {
+        domain::remove_dead();
+    }
     let result = match options.command {
         Command::Throughput {
             sizes,
@@ -94,7 +102,12 @@ fn main() -> ExitCode {
         Command::Consume { run } => throughput::consume(run),
         Command::Echo { run } => latency::echo(run),
     };
-    // Everything iceoryx2 made is dropped (and removed) by now.
+    // Every node of the run is gone by now: its helper was reaped, its own dropped.
+    if producer {
+        if let Err(e) = domain::remove(std::process::id()) {
+            eprintln!("alternatives-iceoryx2: warning: {e:#}");
+        }
+    }
     if let Some(signal) = SIGNAL.get().and_then(|s| s.caught()) {
         eprintln!("alternatives-iceoryx2: interrupted; iceoryx2's shared memory removed");
         let _ = signal_hook::low_level::emulate_default_handler(signal);
@@ -164,14 +177,13 @@ fn spin_until<T>(what: &str, mut ready: impl FnMut() -> Result<Option<T>>) -> Re
     }
 }
 
-/// This run's iceoryx2 node; first removes what killed runs left behind.
-fn node() -> Result<Node<ipc::Service>> {
-    let node = NodeBuilder::new()
+/// A node of run `run`'s iceoryx2 domain.
+fn node(run: u32) -> Result<Node<ipc::Service>> {
+    NodeBuilder::new()
+        .config(&domain::config(run)?)
         .signal_handling_mode(SignalHandlingMode::Disabled) // ours, above
         .create::<ipc::Service>()
-        .context("creating an iceoryx2 node")?;
-    node.try_cleanup_dead_nodes();
-    Ok(node)
+        .context("creating an iceoryx2 node")
 }
 
 /// A service name of run `run`: `shmbook/RUN/WHAT`.

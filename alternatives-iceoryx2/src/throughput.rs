@@ -74,7 +74,7 @@ impl Producer {
 /// The consumer: every array that arrives is answered at once ("I have it"), then
 /// checked in place (its checksum, outside the producer's clock). An empty one ends.
 pub fn consume(run: u32) -> Result<()> {
-    let node = node()?;
+    let node = node(run)?;
     let data = data_service(&node, run)?.subscriber_builder().create()?;
     let answers = answer_service(&node, run)?.publisher_builder().create()?;
     answers.send_copy(READY)?;
@@ -147,8 +147,8 @@ const WARM_UP: u32 = 3;
 pub fn run(sizes: &[usize], rounds: u32, json: bool) -> Result<()> {
     let largest = sizes.iter().copied().max().unwrap_or(4096);
     warn_if_debug(!json && largest >= 64 << 20);
-    let node = node()?;
     let run = std::process::id();
+    let node = node(run)?;
     let data = data_service(&node, run)?
         .publisher_builder()
         .initial_max_slice_len(largest / 8)
@@ -161,6 +161,7 @@ pub fn run(sizes: &[usize], rounds: u32, json: bool) -> Result<()> {
         producer.answer()? == READY,
         "the consumer's first answer was not READY"
     );
+    crate::domain::log_names(run); // every segment of the run exists now
     if !json {
         println!(
             "moving an array of f64 to another process with iceoryx2 (publish-subscribe), \

@@ -1,24 +1,31 @@
 //! The Alternatives chapter's MPI program: the Rust counterpart of mpi4py.
 //!
-//! Two ranks: rank 0 sends the chapter's array to rank 1, which checksums it, then the
-//! two bounce an 8-byte message. MPI programs are started by a launcher —
-//! `mpirun -n 2 PROGRAM`, like `mpiexec -n 2 python3 script.py` for mpi4py. Started
-//! without one (`cargo run -q -p alternatives-mpi`), the program runs
-//! `mpirun -n 2` on itself, waits for it (bounded) and passes on its exit status.
+//! Two ranks: rank 0 sends the chapter's array to rank 1, which checksums it, at each
+//! size asked for; every round is timed beside a `memcpy` of the same array between
+//! page-aligned buffers, in the same round, as the `alternatives` example does. Then the
+//! two bounce an 8-byte message, every round trip timed into a histogram. MPI programs
+//! are started by a launcher — `mpirun -n 2 PROGRAM`, like `mpiexec -n 2 python3
+//! script.py` for mpi4py. Started without one (`cargo run -q -p alternatives-mpi`), the
+//! program runs `mpirun -n 2` on itself, waits for it (bounded) and passes on its exit
+//! status.
+mod report;
 
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
+use hdrhistogram::Histogram;
 use mpi::traits::*;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use shmbook::measure::{
-    checksum, duration_text, make_array, match_text, rate_text, size_text, warn_if_debug,
-};
+use shmbook::alternatives::{timed_round_trips, Aligned};
+use shmbook::measure::{checksum, make_array, warn_if_debug};
 use shmbook::process::{describe, Child};
 use shmbook::{cli, os, PROCESS_TIMEOUT};
+
+use report::Measured;
 
 /// Move the chapter's array and an 8-byte message between two MPI ranks.
 #[derive(Parser)]
@@ -27,15 +34,41 @@ use shmbook::{cli, os, PROCESS_TIMEOUT};
     bin_name = "cargo run -q -p alternatives-mpi --"
 )]
 struct Options {
-    /// The array's size in bytes, a multiple of 8 (4 KiB to 1 GiB)
-    #[arg(long, default_value = "4MiB", value_parser = array_size)]
-    size: usize,
-    /// Rounds; the fastest counts (1 to 1000)
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    rounds: u32,
-    /// Round trips of the 8-byte message (1 to 10000000)
+    /// The array's size in bytes, a multiple of 8 (4 KiB to 1 GiB); several sizes
+    /// comma-separated
+    #[arg(long, default_value = "4MiB", value_delimiter = ',', value_parser = array_size)]
+    size: Vec<usize>,
+    /// The `alternatives` example's sweep instead: 4 KiB to 256 MiB, each 4 times the
+    /// one before
+    #[arg(long, conflicts_with = "size")]
+    sweep: bool,
+    /// Timed rounds per size (1 to 1000; default 5, or with --sweep 51 for small
+    /// arrays down to 8 for 256 MiB)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rounds: Option<u32>,
+    /// Timed round trips of the 8-byte message (1 to 10000000)
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     n: u32,
+    /// Also write every round's figures and the percentiles, with the machine's
+    /// description, as JSON (the format of data/alternatives/)
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+impl Options {
+    /// Every size, each with its number of timed rounds (with `--sweep` and no
+    /// `--rounds`: 2 GiB moved per size at most, 8 to 51 rounds, as in the example).
+    fn plan(&self) -> Vec<(usize, u32)> {
+        // The `alternatives` example's sweep: 4 KiB, 16 KiB, … 256 MiB.
+        let sweep: Vec<usize> = (0..9).map(|k| (4 << 10) << (2 * k)).collect();
+        let sizes = if self.sweep { &sweep } else { &self.size };
+        let rounds = |size: usize| match (self.rounds, self.sweep) {
+            (Some(r), _) => r,
+            (None, true) => ((2usize << 30) / size).clamp(7, 51) as u32,
+            (None, false) => 5,
+        };
+        sizes.iter().map(|&s| (s, rounds(s))).collect()
+    }
 }
 
 /// `--size`: 4 KiB to 1 GiB, a whole number of `f64` (as in the `alternatives` example).
@@ -105,6 +138,8 @@ fn ranks(o: &Options) -> Result<()> {
     // If the launcher's proxy that started this rank dies, the rank is killed too.
     #[cfg(target_os = "linux")]
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+    // The machine and the load before anything runs (it starts programs: before MPI).
+    let record = o.json.as_ref().map(|_| shmbook::record::Report::begin());
     let universe = mpi::initialize().context("MPI was initialized already")?;
     let world = universe.world();
     if world.size() != 2 {
@@ -114,7 +149,7 @@ fn ranks(o: &Options) -> Result<()> {
         );
     }
     let result = if world.rank() == 0 {
-        rank0(&world, o)
+        rank0(&world, o, record)
     } else {
         rank1(&world, o)
     };
@@ -126,117 +161,128 @@ fn ranks(o: &Options) -> Result<()> {
 }
 // ANCHOR_END: ranks
 
-/// Rank 0: the array, then the small message; prints the results.
-fn rank0(world: &impl Communicator, o: &Options) -> Result<()> {
-    println!("2 ranks started by mpirun; the library is {}", library());
-    let data = make_array(o.size / 8);
+/// Rank 0: every size, then the small message; prints the results, writes the JSON.
+fn rank0(
+    world: &impl Communicator,
+    o: &Options,
+    record: Option<shmbook::record::Report>,
+) -> Result<()> {
+    let plan = o.plan();
     println!(
-        "moving {} ({} f64) from rank 0 to rank 1, best of {} rounds",
-        size_text(o.size),
-        data.len(),
-        o.rounds
+        "2 ranks started by mpirun; the library is {}",
+        report::library()
     );
-    warn_if_debug(o.size >= 64 << 20 || o.n > 1000);
-    let memcpy = memcpy(&data, o.rounds);
-    println!(
-        "{:<24} {}  {}  1.00 × memcpy",
-        "memcpy in one process",
-        match_text(true),
-        rate_text(o.size, memcpy)
+    warm_up(world);
+    let largest = plan.iter().map(|&(s, _)| s).max().unwrap_or(0);
+    warn_if_debug(largest >= 64 << 20 || o.n > 10_000);
+    report::announce(&plan);
+    let mut rows = Vec::new();
+    for &(size, rounds) in &plan {
+        let measured = send_array(world, size, rounds)?;
+        rows.push(report::row(size, &measured));
+    }
+    let histogram = round_trips(world, o.n)?;
+    report::latency(o.n, &histogram);
+    if let (Some(doc), Some(path)) = (record, &o.json) {
+        report::write(doc, path, &plan, rows.clone(), o.n, &histogram)?;
+    }
+    ensure!(
+        rows.iter().all(|r| r.matched),
+        "rank 1's checksum differed from rank 0's"
     );
-    let (best, matched) = send_array(world, &data, o.rounds);
-    println!(
-        "{:<24} {}  {}  {:.2} × memcpy",
-        "MPI send and receive",
-        match_text(matched),
-        rate_text(o.size, best),
-        memcpy.as_secs_f64() / best.as_secs_f64()
-    );
-    let mean = round_trips(world, o.n)?;
-    println!(
-        "an 8-byte round trip, mean of {}: {}",
-        o.n,
-        duration_text(mean)
-    );
-    ensure!(matched, "rank 1's checksum differed from rank 0's");
     Ok(())
 }
 
-/// The MPI library's family, from its version string.
-fn library() -> &'static str {
-    let library = mpi::environment::library_version().unwrap_or_default();
-    if library.starts_with("MPICH") {
-        "MPICH"
-    } else if library.contains("Open MPI") {
-        "Open MPI"
-    } else {
-        "another MPI library"
-    }
-}
-
 // ANCHOR: send
-/// Rank 0's rounds: send the array, wait for the one-byte ack (the clock stops
-/// here), then receive the checksum. Returns the fastest round and whether every
-/// checksum matched.
-fn send_array(world: &impl Communicator, data: &[f64], rounds: u32) -> (Duration, bool) {
+/// Rank 0's rounds at one size: send the array, wait for rank 1's one-byte ack (the
+/// clock stops there), receive its checksum. A `memcpy` of the same array between
+/// page-aligned buffers is timed in the same round: before the send in even rounds,
+/// after it in odd ones. One round before them is not timed: it sets the path up.
+fn send_array(world: &impl Communicator, size: usize, rounds: u32) -> Result<Measured> {
     let peer = world.process_at_rank(1);
-    let (mut best, mut matched) = (Duration::MAX, true);
-    for _ in 0..rounds {
+    let data = Aligned::copy_of(&make_array(size / 8)); // page-aligned, like a segment
+    let (mut target, expected) = (Aligned::zeroed(data.len()), checksum(&data));
+    let mut m = Measured::default();
+    for round in 0..=rounds {
+        let copy_first = round % 2 == 0;
+        let before = copy_first.then(|| memcpy(&mut target, &data));
         world.barrier();
         let start = Instant::now();
-        peer.send(data);
+        peer.send(&data[..]);
         let (_ack, _) = peer.receive::<u8>();
-        best = best.min(start.elapsed());
+        let time = start.elapsed();
         let (sum, _) = peer.receive::<u64>();
-        matched &= sum == checksum(data);
+        let baseline = before.unwrap_or_else(|| memcpy(&mut target, &data));
+        if round > 0 {
+            m.round(time, baseline, sum == expected);
+        }
     }
-    (best, matched)
+    Ok(m)
 }
 
-/// Rank 0's small messages: `n` round trips of one `u64`; returns the mean.
-fn round_trips(world: &impl Communicator, n: u32) -> Result<Duration> {
+/// Rank 0's small messages: one untimed round trip, then `n` timed into a histogram.
+fn round_trips(world: &impl Communicator, n: u32) -> Result<Histogram<u64>> {
     let peer = world.process_at_rank(1);
     world.barrier();
-    let start = Instant::now();
-    for i in 1..=u64::from(n) {
+    timed_round_trips(n, |i| {
         peer.send(&i);
         let (reply, _) = peer.receive::<u64>();
         ensure!(reply == i, "sent {i}, got {reply} back");
-    }
-    Ok(start.elapsed() / n)
+        Ok(())
+    })
 }
 // ANCHOR_END: send
 
+/// Untimed round trips of a 4 KiB message before anything is measured, both ranks
+/// alike. Small messages travel through a ring of buffers in shared memory, and the
+/// first pass through it is slow (most likely its pages being mapped): here (MPICH on
+/// UCX, whose ring has 64 slots) the first 64 arrays of 4 KiB took about ten times as
+/// long as the ones after, and small messages alone did not end that.
+fn warm_up(world: &impl Communicator) {
+    let peer = world.process_at_rank(1 - world.rank());
+    let mut message = [0u64; 512];
+    for _ in 0..WARM_UP {
+        if world.rank() == 0 {
+            peer.send(&message[..]);
+            peer.receive_into(&mut message[..]);
+        } else {
+            peer.receive_into(&mut message[..]);
+            peer.send(&message[..]);
+        }
+    }
+}
+
+/// Twice around a ring of 64, each way.
+const WARM_UP: u32 = 128;
+
+/// The baseline: one copy of the array into page-aligned memory, already mapped.
+fn memcpy(target: &mut [f64], data: &[f64]) -> Duration {
+    let start = Instant::now();
+    target.copy_from_slice(data);
+    std::hint::black_box(target);
+    start.elapsed()
+}
+
 // ANCHOR: receive
-/// Rank 1: receive each array into one buffer, ack, send the checksum; then answer
-/// every small message with itself.
+/// Rank 1: at each size, receive every array into one page-aligned buffer, mapped
+/// before the rounds; ack, send the checksum. Then answer every small message.
 fn rank1(world: &impl Communicator, o: &Options) -> Result<()> {
     let peer = world.process_at_rank(0);
-    let mut buffer = vec![1.0f64; o.size / 8]; // written once: already mapped
-    for _ in 0..o.rounds {
-        world.barrier();
-        peer.receive_into(&mut buffer[..]);
-        peer.send(&1u8);
-        peer.send(&checksum(&buffer));
+    warm_up(world);
+    for (size, rounds) in o.plan() {
+        let mut buffer = Aligned::zeroed(size / 8);
+        for _ in 0..=rounds {
+            world.barrier();
+            peer.receive_into(&mut buffer[..]);
+            peer.send(&1u8);
+            peer.send(&checksum(&buffer));
+        }
     }
     world.barrier();
-    for _ in 0..o.n {
+    for _ in 0..=o.n {
         let (message, _) = peer.receive::<u64>();
         peer.send(&message);
     }
     Ok(())
 }
 // ANCHOR_END: receive
-
-/// The same limit as in the `alternatives` example: one copy inside one process.
-fn memcpy(data: &[f64], rounds: u32) -> Duration {
-    let mut copy = vec![1.0f64; data.len()];
-    let mut best = Duration::MAX;
-    for _ in 0..rounds {
-        let start = Instant::now();
-        copy.copy_from_slice(data);
-        std::hint::black_box(&mut copy);
-        best = best.min(start.elapsed());
-    }
-    best
-}
