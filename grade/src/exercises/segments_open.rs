@@ -148,6 +148,9 @@ fn check(ctx: &Ctx) -> Verdict {
             )))
         }
     }
+    // 5. Squatted names (before 3 is judged: its opener keeps trying meanwhile, so a
+    // refusal missing here is reported at once, not after that wait).
+    squatted(ctx)?;
     // 3, judged now: the opener started first.
     let what = "a segment that never gets a size";
     match gives_up(never, began, GIVE_UP_WITHIN)? {
@@ -165,10 +168,8 @@ fn check(ctx: &Ctx) -> Verdict {
             ))
             .hint(EINVAL))
         }
-        GaveUp::Failed(_) => {}
+        GaveUp::Failed(_) => Ok(()),
     }
-    // 5. Squatted names: someone else made the name first.
-    squatted(ctx)
 }
 
 /// A segment planted under a name before anyone asked for it: one with mode 0666
