@@ -68,11 +68,13 @@ fn check(ctx: &Ctx) -> Verdict {
         // fails at the bound, not when it wakes.
         let finished = match reader.wait(PROMPT_WITHIN) {
             Ok(f) => f,
-            Err(e) if format!("{e:#}").contains("did not finish") => return Err(fail(format!(
+            Err(e) if format!("{e:#}").contains("did not finish") => {
+                return Err(fail(format!(
                 "the reader (timeout 4 s) had not returned {} s after the values were published",
                 PROMPT_WITHIN.as_secs()
             ))
-            .hint(PROMPT)),
+                .hint(PROMPT))
+            }
             Err(e) => return Err(e.into()),
         };
         let got = worker_result(&finished);
