@@ -2,20 +2,65 @@
 //! its check (because of its `todo!()`, not because the check is broken) and the
 //! reference solution PASSES it. A check that passed the starter would pass anything.
 //!
-//! This test runs the grader as a student would (`cargo run -p grade`), both ways, with
-//! its machine-readable output, and also checks that the starter code is exactly what
-//! the solutions cut down to (`grade starter --check`), that every chapter has at least
-//! three exercises, that bad input is refused in one line, that checks which panic,
-//! crash or hang are reported as such, and that nothing is left in /dev/shm.
+//! This test runs the grader's program as `cargo run -p grade` runs it once built (the
+//! book's transcripts, and `every_exercise_is_everywhere` here, go through `cargo run`
+//! itself), both ways, with its machine-readable output, and also checks that the
+//! starter code is exactly what the solutions cut down to (`grade starter --check`),
+//! that every chapter has at least three exercises, that bad input is refused in one
+//! line, that checks which panic, crash or hang are reported as such, and that nothing
+//! is left in /dev/shm.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 const CHAPTERS: [&str; 5] = ["segments", "sizing", "arrays", "semaphores", "alternatives"];
 
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The grader's program, built once for all the tests here: what `cargo run -p grade`
+/// builds (grade/launch builds `grade-core`) and then runs with the same arguments.
+/// Called directly, each call saves cargo's start and its up-to-date check.
+fn grader() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let mut build = Command::new(cargo());
+        build.args(["build", "-q", "-p", "grade-core", "--message-format=json"]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let out = build
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "the grader does not build: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "grade-core")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the grader's program")
+    })
+}
+
 fn grade(args: &[&str]) -> Output {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    Command::new(cargo)
+    Command::new(grader())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run the grader")
+}
+
+/// The grader as students call it: `cargo run -q -p grade -- ARGS`.
+fn cargo_run_grade(args: &[&str]) -> Output {
+    Command::new(cargo())
         .args(["run", "-q", "-p", "grade", "--"])
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -170,9 +215,11 @@ fn every_starter_fails_and_every_solution_passes() {
 
 /// The grader's regression set (grade/regression/: wrong submissions that must FAIL
 /// with the property they break, correct alternatives that must PASS), each case once.
-/// `cargo run -p grade -- regress --runs 20 --load` repeats it under load.
+/// `cargo run -p grade -- regress --runs 20 --load` repeats it under load. The longest
+/// test here: its name sorts first but for one, so that it starts at once (the test
+/// harness starts tests in the order of their names).
 #[test]
-fn the_regression_set_is_judged_right() {
+fn a_regression_set_judged_right() {
     // Three sets at a time: the checks hold under load (see `regress --load`).
     let out = grade(&["regress", "--jobs", "3"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -252,7 +299,7 @@ fn every_exercise_is_everywhere() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
     // `grade --help`: "  NAME   (NUMBER CHAPTER[, Linux only])".
-    let help = String::from_utf8_lossy(&grade(&["--help"]).stdout).into_owned();
+    let help = String::from_utf8_lossy(&cargo_run_grade(&["--help"]).stdout).into_owned();
     let table: Vec<(String, String, String)> = help
         .lines()
         .skip_while(|l| *l != "exercises:")

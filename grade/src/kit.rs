@@ -97,6 +97,21 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
+/// Runs the student's `f` on a thread of its own and waits for it at most `limit`: its
+/// value (a panic turned into its message), or None when it was still running then.
+/// Such a thread is left to end with the check's process, so that a FAIL whose evidence
+/// is "too slow" comes at the limit, not when a slow call returns.
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<Result<T, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(catch(f));
+    });
+    rx.recv_timeout(limit).ok()
+}
+
 /// Calls the student's `what` (e.g. "Counter::create"): its panic or its error is a
 /// FAIL that says so; its value is returned.
 pub fn call<T>(what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> Result<T, Failure> {

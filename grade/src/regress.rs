@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::exercises::{Exercise, EXERCISES};
 use crate::tree;
@@ -185,16 +185,6 @@ pub fn run(args: &[String]) -> ExitCode {
                 .collect(),
         })
         .collect();
-    let mut built = Vec::new();
-    for s in &sources {
-        match tree::build(s) {
-            Ok(b) => built.push(b),
-            Err(e) => {
-                eprintln!("grade regress: {e:#}");
-                return ExitCode::from(1);
-            }
-        }
-    }
     let load = options.load.then(Load::start);
     println!(
         "grading {} cases ({} sets) {} time{}{}",
@@ -208,18 +198,48 @@ pub fn run(args: &[String]) -> ExitCode {
             ""
         }
     );
+    // Each set's grader copy is built by the first job that needs it (the others wait
+    // for that build), so that the sets built already are graded while the next is
+    // compiled. Cargo builds one at a time in a target directory.
+    let trees: Vec<OnceLock<Result<tree::Built, String>>> =
+        sets.iter().map(|_| OnceLock::new()).collect();
+    let broken: Mutex<Option<String>> = Mutex::new(None);
     // (case label) → (right, runs, a message of a wrong verdict, longest check in s)
     let tally: Mutex<BTreeMap<String, (u32, u32, String, f64)>> = Mutex::new(BTreeMap::new());
     let next = std::sync::atomic::AtomicUsize::new(0);
+    // The longest sets first (by their checks' times in the last run), so that the
+    // jobs end together rather than one long set last.
+    let last = last_times();
+    let cost = |k: usize| -> f64 {
+        sets[k]
+            .iter()
+            .map(|c| last.get(&c.label()).unwrap_or(&0.0))
+            .sum()
+    };
+    let mut order: Vec<usize> = (0..sets.len()).collect();
+    order.sort_by(|a, b| cost(*b).total_cmp(&cost(*a)));
     let jobs: Vec<(usize, u32)> = (0..options.runs)
-        .flat_map(|r| (0..sets.len()).map(move |k| (k, r)))
+        .flat_map(|r| order.iter().map(move |&k| (k, r)))
         .collect();
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.min(jobs.len()) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&(k, _)) = jobs.get(i) else { break };
-                let verdicts = grade_set(&built[k], &sources[k], &sets[k]);
+                let built =
+                    trees[k].get_or_init(|| tree::build(&sources[k]).map_err(|e| format!("{e:#}")));
+                let built = match built {
+                    Ok(b) => b,
+                    Err(e) => {
+                        broken
+                            .lock()
+                            .expect("no panic holds it")
+                            .get_or_insert(e.clone());
+                        next.store(jobs.len(), Ordering::SeqCst);
+                        break;
+                    }
+                };
+                let verdicts = grade_set(built, &sources[k], &sets[k]);
                 let mut t = tally.lock().expect("no panic holds it");
                 for (c, (status, message, seconds)) in sets[k].iter().zip(verdicts) {
                     let entry = t.entry(c.label()).or_default();
@@ -235,7 +255,12 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     });
     drop(load);
+    if let Some(e) = broken.into_inner().expect("no panic holds it") {
+        eprintln!("grade regress: {e}");
+        return ExitCode::from(1);
+    }
     let tally = tally.into_inner().expect("no panic holds it");
+    keep_times(&tally);
     let mut wrong = 0;
     for c in &cases {
         let (right, runs, bad, slowest) = &tally[&c.label()];
@@ -266,6 +291,29 @@ pub fn run(args: &[String]) -> ExitCode {
             cases.len()
         );
         ExitCode::from(1)
+    }
+}
+
+/// Where each case's longest check of the last run is kept: it orders the next run's
+/// jobs, nothing else.
+fn times_file() -> PathBuf {
+    tree::target_dir().join("grade-regress-seconds.json")
+}
+
+/// The times kept by the last run (none: the table's order).
+fn last_times() -> BTreeMap<String, f64> {
+    std::fs::read_to_string(times_file())
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Keeps this run's times, with the last run's of cases not run now.
+fn keep_times(tally: &BTreeMap<String, (u32, u32, String, f64)>) {
+    let mut times = last_times();
+    times.extend(tally.iter().map(|(label, t)| (label.clone(), t.3)));
+    if let Ok(text) = serde_json::to_string_pretty(&times) {
+        let _ = std::fs::write(times_file(), text);
     }
 }
 

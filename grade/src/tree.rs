@@ -203,7 +203,7 @@ fn put_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
 }
 
 /// The target directory: CARGO_TARGET_DIR, or the repository's `target/`.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
@@ -420,6 +420,9 @@ fn write_tree(
     for (name, text) in texts {
         put(&tree.join(format!("homework/src/{name}.rs")), text)?;
     }
+    // Used now: another grader's `prune` (graders run side by side) must not take a
+    // tree away while it is being built.
+    std::fs::write(tree.join(USED), b"")?;
     Ok((tree, package))
 }
 

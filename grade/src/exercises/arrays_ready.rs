@@ -9,7 +9,6 @@ use anyhow::bail;
 use super::Exercise;
 use crate::kit::{
     catch, fail, gives_up, segment, view, worker_result, Ctx, GaveUp, Hint, Role, Verdict,
-    WORKER_TIMEOUT,
 };
 
 pub const EXERCISE: Exercise = Exercise {
@@ -60,13 +59,26 @@ fn check(ctx: &Ctx) -> Verdict {
         std::thread::sleep(Duration::from_millis(150));
         let wrote = WRITE.run(&[&name, &n.to_string()])?;
         let published = Instant::now();
-        let got = worker_result(&reader.wait(WORKER_TIMEOUT)?);
-        let took = published.elapsed();
         if let Err(why) = wrote {
             return Err(fail(format!(
                 "the writer failed publishing {n} values: {why}"
             )));
         }
+        // Waited for no longer than it may take: a reader that sleeps its whole timeout
+        // fails at the bound, not when it wakes.
+        let finished = match reader.wait(PROMPT_WITHIN) {
+            Ok(f) => f,
+            Err(e) if format!("{e:#}").contains("did not finish") => {
+                return Err(fail(format!(
+                "the reader (timeout 4 s) had not returned {} s after the values were published",
+                PROMPT_WITHIN.as_secs()
+            ))
+                .hint(PROMPT))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let got = worker_result(&finished);
+        let took = published.elapsed();
         let want = format!("{n} {}", expected_sum(n as u64));
         match got {
             Err(why) => return Err(fail(format!("the reader failed: {why}"))),

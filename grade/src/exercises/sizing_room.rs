@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::Exercise;
-use crate::kit::{catch, fail, skip, Ctx, Hint, Verdict};
+use crate::kit::{catch, fail, skip, within, Ctx, Hint, Verdict};
 
 pub const EXERCISE: Exercise = Exercise {
     name: "sizing_room",
@@ -104,9 +104,19 @@ fn check(ctx: &Ctx) -> Verdict {
             "create_reserved(name, {len}), /dev/shm holding {total} bytes in all ({free} free)"
         );
         let began = Instant::now();
-        let result = catch(|| create_reserved(&name, len).map(|shm| shm.len()));
+        let asked = name.clone();
+        let result = within(REFUSE_WITHIN, move || {
+            create_reserved(&asked, len).map(|shm| shm.len())
+        });
         let left = exists(&name);
         let _ = shmbook::os::shm_unlink(&name);
+        let Some(result) = result else {
+            return Err(fail(format!(
+                "{what} took more than {} s to fail",
+                REFUSE_WITHIN.as_secs()
+            ))
+            .hint(QUICK));
+        };
         match result {
             Err(panic) => return Err(fail(format!("{what} panicked: {panic}"))),
             Ok(Ok(got)) => {
