@@ -8,9 +8,9 @@
 //!   (members with heavy system requirements, such as MPI, are not built by a plain
 //!   `cargo test`);
 //! - `python3 FILE [ARGS]` runs Python on a file of the repository;
-//! - `cargo run -q -p grade [-- ARGS]` runs the homework grader through cargo itself
-//!   (it is another package of the workspace, which `cargo test` does not build, and
-//!   its `--solutions` rebuilds it with another feature).
+//! - `cargo run -q -p grade [-- ARGS]` runs the homework grader's launcher
+//!   (`grade/launch`, package `grade`), built first together with the grader it
+//!   starts (`cargo build -p grade -p grade-core`).
 //!
 //! Any other command fails the suite. A command may end in `; echo "exit status: $?"`,
 //! as a reader would type to see the status: the suite then adds that line to the
@@ -273,14 +273,14 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
     if let [c, r, q, p, pkg, rest @ ..] = w.as_slice() {
         if c == "cargo" && r == "run" && q == "-q" && p == "-p" && pkg == "grade" {
             let args = args_after(rest, line, "`-p grade`")?;
-            // `cargo test` does not build the grader's binary: build it here, announced
-            // and outside the command's time limit, so that a first run is not a timeout.
-            // `-p grade` is the launcher (grade/launch); it would build the grader
-            // itself, inside the time limit: build both.
+            // `-p grade` is the launcher (grade/launch), which builds the grader
+            // (grade-core) and runs it. Both are built here first, announced and outside
+            // the command's time limit, so that a first run is not a timeout; then the
+            // launcher runs as `cargo run` would run it once built, and it does its own
+            // `cargo build` of the grader as always.
             cargo_build(&["-p", "grade", "-p", "grade-core"])?;
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["run", "-q", "-p", "grade", "--"]).args(args);
+            let mut cmd = Command::new(profile_dir().join("grade"));
+            cmd.args(args);
             return Ok(cmd);
         }
     }
