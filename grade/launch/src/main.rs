@@ -225,7 +225,7 @@ mod tests {
     /// A real build: the first compiled unit makes it speak, long before the end.
     #[test]
     fn a_real_build_is_announced_at_its_first_unit() {
-        for terminal in [false, true] {
+        both_ways(|terminal| {
             let (tx, rx) = mpsc::channel();
             let feeder = std::thread::spawn(move || {
                 tx.send(BUILT.replace("grade-core", "libc")).unwrap();
@@ -236,14 +236,23 @@ mod tests {
             feeder.join().unwrap();
             assert!(p.announced && p.compiled == 2 && p.executable.is_some());
             assert!(p.announced_after.unwrap() < QUIET / 2, "{p:?}");
-        }
+        });
+    }
+
+    /// Runs `case` on a terminal and in a log at the same time (its waits overlap).
+    fn both_ways(case: fn(bool)) {
+        std::thread::scope(|s| {
+            for terminal in [false, true] {
+                s.spawn(move || case(terminal));
+            }
+        });
     }
 
     /// A slow up-to-date check (a busy machine, another cargo holding the lock): on a
     /// terminal the person is told after the quiet time; in a log nothing is said.
     #[test]
     fn a_slow_check_speaks_only_on_a_terminal() {
-        for terminal in [false, true] {
+        both_ways(|terminal| {
             let (tx, rx) = mpsc::channel();
             let feeder = std::thread::spawn(move || {
                 std::thread::sleep(QUIET + Duration::from_millis(300));
@@ -254,6 +263,6 @@ mod tests {
             feeder.join().unwrap();
             assert_eq!(p.announced, terminal, "{p:?}");
             assert_eq!(p.compiled, 0);
-        }
+        });
     }
 }
