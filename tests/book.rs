@@ -334,7 +334,7 @@ fn main() -> ExitCode {
         runner::remove_leftovers(&leaked);
     }
 
-    // The harness's own promises, on pages of their own (they ran beside the pages;
+    // The harness's own promises, on pages of their own (they ran beside the blocks;
     // their runs' planted entries were removed before the leak check above).
     let mut checks_passed = 0;
     for (what, result, seconds) in checks {
