@@ -81,40 +81,19 @@ fn workers() -> usize {
 }
 
 /// The blocks in groups, in the order the workers take them (from the end): the blocks
-/// that type one segment name (`/shmbook-WORD`) make one group, run by one worker in
-/// page order, since a later block may open what an earlier one left; every other
-/// block is a group of its own, as it shares nothing with the others. (The grader's
-/// commands share nothing either: each grades in a run of its own, `/shmgrade-PID-`,
-/// and builds a copy of the grader for other files under a name of its own.)
+/// that type one segment name make one group, run by one worker in page order
+/// (`runner::groups_by_typed_names`); every other block is a group of its own, as it
+/// shares nothing with the others. (The grader's commands share nothing either: each
+/// grades in a run of its own, `/shmgrade-PID-`, and builds a copy of the grader for
+/// other files under a name of its own.)
 ///
 /// The groups that took longest in the last run go first (`took`, see [`STEP_TIMES`]),
 /// so that a long one never starts last and holds up the end; a step not timed yet
 /// counts as the longest. The times only choose the order: every step runs, every run.
 fn schedule(blocks: Vec<Block>, took: &BTreeMap<String, f64>) -> Vec<Vec<Block>> {
-    let typed = |b: &Block| -> BTreeSet<String> {
-        b.steps
-            .iter()
-            .filter_map(|s| runner::unique_typed_names(&s.command).ok())
-            .flat_map(|(_, pairs)| pairs.into_iter().map(|(typed, _)| typed))
-            .collect()
-    };
-    let mut groups: Vec<(BTreeSet<String>, Vec<Block>)> = Vec::new();
-    for block in blocks {
-        let mut names = typed(&block);
-        let mut members = vec![block];
-        let mut k = 0;
-        while k < groups.len() {
-            if groups[k].0.is_disjoint(&names) {
-                k += 1;
-                continue;
-            }
-            let (n, b) = groups.remove(k);
-            names.extend(n);
-            members.extend(b);
-        }
-        members.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        groups.push((names, members));
-    }
+    let groups = runner::groups_by_typed_names(blocks, |b| {
+        b.steps.iter().map(|s| s.command.as_str()).collect()
+    });
     let cost = |g: &Vec<Block>| -> f64 {
         g.iter()
             .flat_map(|b| &b.steps)
@@ -123,11 +102,8 @@ fn schedule(blocks: Vec<Block>, took: &BTreeMap<String, f64>) -> Vec<Vec<Block>>
     };
     // Shortest first, as the workers take from the end; equal ones (all of them, on a
     // first run) in page order from the end.
-    let mut groups: Vec<(f64, Vec<Block>)> = groups
-        .into_iter()
-        .rev()
-        .map(|(_, g)| (cost(&g), g))
-        .collect();
+    let mut groups: Vec<(f64, Vec<Block>)> =
+        groups.into_iter().rev().map(|g| (cost(&g), g)).collect();
     groups.sort_by(|a, b| a.0.total_cmp(&b.0));
     groups.into_iter().map(|(_, g)| g).collect()
 }

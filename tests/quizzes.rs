@@ -56,8 +56,9 @@ const OUTPUT_WORDS: &[&str] = &[
     "exit status",
 ];
 
-/// How many quiz files are verified at once (the questions of one file run in order).
-const WORKERS: usize = 3;
+/// How many questions are verified at once (those whose commands type one segment
+/// name run in order, see `runner::groups_by_typed_names`).
+const WORKERS: usize = 4;
 
 /// One question's output check.
 struct Verify {
@@ -169,14 +170,11 @@ fn main() -> ExitCode {
         "\nverifying {} quiz answers against their programs",
         verifies.len()
     );
-    let mut by_file: Vec<Vec<Verify>> = Vec::new();
-    for v in verifies {
-        match by_file.last_mut() {
-            Some(f) if f[0].file == v.file => f.push(v),
-            _ => by_file.push(vec![v]),
-        }
-    }
-    let queue = Mutex::new(by_file);
+    let mut groups = runner::groups_by_typed_names(verifies, |v| {
+        v.commands.iter().map(String::as_str).collect()
+    });
+    groups.reverse(); // the workers take from the end
+    let queue = Mutex::new(groups);
     let results = Mutex::new(Vec::<(String, Result<bool, String>)>::new());
     // The harness checks run beside the quiz files.
     let harness = filter.as_deref().is_none_or(|f| f == "harness");
@@ -190,10 +188,10 @@ fn main() -> ExitCode {
         });
         for _ in 0..WORKERS {
             s.spawn(|| loop {
-                let Some(file) = queue.lock().unwrap().pop() else {
+                let Some(group) = queue.lock().unwrap().pop() else {
                     break;
                 };
-                for v in file {
+                for v in group {
                     let began = Instant::now();
                     let r = verify(root, &v);
                     let mark = match &r {

@@ -393,6 +393,40 @@ pub fn unique_typed_names(command: &str) -> Result<(String, Vec<(String, String)
     Ok((rewritten.into_owned(), pairs))
 }
 
+/// `items` in groups that may run at the same time: the items whose commands type one
+/// segment name (`/shmbook-WORD`, see `names`) share a group, in their order, since a
+/// later one may open what an earlier one left; every other item is a group of its own.
+pub fn groups_by_typed_names<T>(items: Vec<T>, commands: impl Fn(&T) -> Vec<&str>) -> Vec<Vec<T>> {
+    // A group: the names its items type, and the items with their places in `items`.
+    type Group<T> = (BTreeSet<String>, Vec<(usize, T)>);
+    let mut groups: Vec<Group<T>> = Vec::new();
+    for (at, item) in items.into_iter().enumerate() {
+        let mut names: BTreeSet<String> = commands(&item)
+            .into_iter()
+            .filter_map(|c| unique_typed_names(c).ok())
+            .flat_map(|(_, pairs)| pairs.into_iter().map(|(typed, _)| typed))
+            .collect();
+        let mut members = vec![(at, item)];
+        let mut k = 0;
+        while k < groups.len() {
+            if groups[k].0.is_disjoint(&names) {
+                k += 1;
+                continue;
+            }
+            let (n, m) = groups.remove(k);
+            names.extend(n);
+            members.extend(m);
+        }
+        members.sort_by_key(|(at, _)| *at);
+        groups.push((names, members));
+    }
+    groups.sort_by_key(|(_, m)| m[0].0);
+    groups
+        .into_iter()
+        .map(|(_, m)| m.into_iter().map(|(_, item)| item).collect())
+        .collect()
+}
+
 /// The output with each name as run shown as typed. A name printed as the book typed
 /// it, without the run's suffix, is an error: the program did not print the name it
 /// was given, and the book would be showing a name it never saw.

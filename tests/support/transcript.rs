@@ -304,7 +304,6 @@ pub fn mutation_check(expected: &[String], actual: &[String]) -> (usize, Vec<Str
 
 /// For expected lines `e` and actual lines `a`: `before[i][j]`, whether `e[..i]` can
 /// match `a[..j]`, and `after[i][j]`, whether `e[i..]` can match `a[j..]`.
-#[allow(clippy::type_complexity)]
 fn reach(e: &[Option<Regex>], a: &[&str]) -> (Vec<Vec<bool>>, Vec<Vec<bool>>) {
     let (n, m) = (e.len(), a.len());
     let fit: Vec<Vec<bool>> = e
