@@ -87,7 +87,8 @@ fn workers() -> usize {
 /// grades in a run of its own, `/shmgrade-PID-`, and builds a copy of the grader for
 /// other files under a name of its own.)
 ///
-/// The groups that took longest in the last run go first (`took`, see [`STEP_TIMES`]),
+/// The groups that took longest in the last run go first (`took`, see
+/// `runner::STEP_TIMES`),
 /// so that a long one never starts last and holds up the end; a step not timed yet
 /// counts as the longest. The times only choose the order: every step runs, every run.
 fn schedule(blocks: Vec<Block>, took: &BTreeMap<String, f64>) -> Vec<Vec<Block>> {
@@ -108,24 +109,10 @@ fn schedule(blocks: Vec<Block>, took: &BTreeMap<String, f64>) -> Vec<Vec<Block>>
     groups.into_iter().map(|(_, g)| g).collect()
 }
 
-/// Where a run of the whole book writes how long each step took, for the next run's
-/// order (see [`schedule`]): in the build's own directory, `target/<profile>/`.
-const STEP_TIMES: &str = "book-step-times.tsv";
-
-/// A step as [`STEP_TIMES`] knows it: its page and command (not its line, which moves
-/// when the page is edited above it).
+/// A step as `runner::STEP_TIMES` knows it: its page and command (not its line, which
+/// moves when the page is edited above it).
 fn step_key(step: &Step) -> String {
     format!("{}\t{}", step.file, step.command)
-}
-
-fn read_step_times() -> BTreeMap<String, f64> {
-    let text = std::fs::read_to_string(runner::profile_dir().join(STEP_TIMES)).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let (key, secs) = l.rsplit_once('\t')?;
-            Some((key.to_string(), secs.parse().ok()?))
-        })
-        .collect()
 }
 
 /// Writes the times of this run's steps (a file written whole and renamed into place,
@@ -135,7 +122,7 @@ fn write_step_times(outcomes: &[Outcome]) {
     for o in outcomes.iter().filter(|o| o.skipped.is_none()) {
         text.push_str(&format!("{}\t{:.2}\n", step_key(&o.step), o.seconds));
     }
-    let path = runner::profile_dir().join(STEP_TIMES);
+    let path = runner::profile_dir().join(runner::STEP_TIMES);
     let part = path.with_extension(format!("{}", std::process::id()));
     if std::fs::write(&part, text).is_ok() {
         let _ = std::fs::rename(&part, &path);
@@ -181,7 +168,7 @@ fn main() -> ExitCode {
 
     // Blocks run in parallel (WORKERS at a time), the steps of a block in order, and the
     // harness checks beside them (see `harness_checks`).
-    let queue = Mutex::new(schedule(blocks, &read_step_times()));
+    let queue = Mutex::new(schedule(blocks, &runner::read_step_times()));
     let outcomes = Mutex::new(Vec::<Outcome>::new());
     // The steps running now, so that one running long (a first build of the grader,
     // say) is announced rather than looking hung.

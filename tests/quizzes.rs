@@ -173,7 +173,19 @@ fn main() -> ExitCode {
     let mut groups = runner::groups_by_typed_names(verifies, |v| {
         v.commands.iter().map(String::as_str).collect()
     });
-    groups.reverse(); // the workers take from the end
+    // The questions whose commands took longest in the book's last run go first (a
+    // command the book does not run counts as short): the workers take from the end.
+    let took = runner::read_step_times();
+    let seconds = |command: &str| {
+        took.iter()
+            .filter(|(key, _)| key.split_once('\t').is_some_and(|(_, c)| c == command))
+            .map(|(_, s)| *s)
+            .fold(0.0, f64::max)
+    };
+    let cost =
+        |g: &Vec<Verify>| -> f64 { g.iter().flat_map(|v| &v.commands).map(|c| seconds(c)).sum() };
+    groups.reverse();
+    groups.sort_by(|a, b| cost(a).total_cmp(&cost(b)));
     let queue = Mutex::new(groups);
     let results = Mutex::new(Vec::<(String, Result<bool, String>)>::new());
     // The harness checks run beside the quiz files.

@@ -393,6 +393,23 @@ pub fn unique_typed_names(command: &str) -> Result<(String, Vec<(String, String)
     Ok((rewritten.into_owned(), pairs))
 }
 
+/// Where a run of the whole book (`tests/book.rs`) writes how long each step took, in
+/// the build's own directory (`target/<profile>/`): one line per step, its page, its
+/// command and its seconds, separated by tabs. The suites read it to start the steps
+/// that took longest first; it only orders them, every step runs every time.
+pub const STEP_TIMES: &str = "book-step-times.tsv";
+
+/// The last run's times ([`STEP_TIMES`]) by "page\tcommand"; empty before a first run.
+pub fn read_step_times() -> std::collections::BTreeMap<String, f64> {
+    let text = std::fs::read_to_string(profile_dir().join(STEP_TIMES)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (key, secs) = l.rsplit_once('\t')?;
+            Some((key.to_string(), secs.parse().ok()?))
+        })
+        .collect()
+}
+
 /// `items` in groups that may run at the same time: the items whose commands type one
 /// segment name (`/shmbook-WORD`, see `names`) share a group, in their order, since a
 /// later one may open what an earlier one left; every other item is a group of its own.
