@@ -188,7 +188,7 @@ fn main() -> ExitCode {
     groups.sort_by(|a, b| cost(a).total_cmp(&cost(b)));
     let queue = Mutex::new(groups);
     let results = Mutex::new(Vec::<(String, Result<bool, String>)>::new());
-    // The harness checks run beside the quiz files.
+    // The harness checks run beside the questions.
     let harness = filter.as_deref().is_none_or(|f| f == "harness");
     let checks = std::thread::scope(|s| {
         let checks = s.spawn(|| {

@@ -411,8 +411,9 @@ pub fn read_step_times() -> std::collections::BTreeMap<String, f64> {
 }
 
 /// `items` in groups that may run at the same time: the items whose commands type one
-/// segment name (`/shmbook-WORD`, see `names`) share a group, in their order, since a
-/// later one may open what an earlier one left; every other item is a group of its own.
+/// segment name (`/shmbook-WORD`, see [`unique_typed_names`]) share a group, in their
+/// order, since a later one may open what an earlier one left; every other item is a
+/// group of its own.
 pub fn groups_by_typed_names<T>(items: Vec<T>, commands: impl Fn(&T) -> Vec<&str>) -> Vec<Vec<T>> {
     // A group: the names its items type, and the items with their places in `items`.
     type Group<T> = (BTreeSet<String>, Vec<(usize, T)>);
