@@ -115,6 +115,44 @@ pub fn plausible(a: &help::Arg) -> String {
     }
 }
 
+/// How many probes run at once: each is a short process start, mostly waiting.
+const PROBERS: usize = 4;
+
+/// Runs the example with `case` as its arguments; what is wrong with its answer, if
+/// anything.
+fn probe(example: &str, case: &[String]) -> Option<String> {
+    let bin = runner::examples_dir().join(example);
+    let args: Vec<&str> = case.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = help::run(&bin, &args);
+    let shown = format!("{example} {}", args.join(" "));
+    let mut wrong = Vec::new();
+    if code != Some(2) {
+        wrong.push(format!("exit status {code:?}, expected 2"));
+    }
+    if !stdout.is_empty() {
+        wrong.push(format!("printed on standard output: {stdout:?}"));
+    }
+    let usage = stderr.contains(&format!("Usage: cargo run -q --example {example} -- "));
+    // With no subcommand at all clap shows the whole help (on standard error,
+    // status 2): it says how to call the example, and nothing else is wrong.
+    let whole_help = args.is_empty() && usage && stderr.contains("Commands:");
+    if !stderr.starts_with("error: ") && !whole_help {
+        wrong.push("standard error does not start with 'error: '".into());
+    }
+    // clap shows the usage line for a wrong word, and points to --help for a
+    // wrong value.
+    if !usage && !stderr.contains("For more information, try '--help'.") {
+        wrong.push("does not say how to call the example".into());
+    }
+    if stderr.lines().count() > 8 && !whole_help {
+        wrong.push(format!("{} lines: not short", stderr.lines().count()));
+    }
+    if stderr.contains("panicked") {
+        wrong.push("panicked".into());
+    }
+    (!wrong.is_empty()).then(|| format!("{shown}: {}; stderr: {stderr:?}", wrong.join("; ")))
+}
+
 #[test]
 fn every_example_rejects_bad_input_with_status_2_and_a_short_message() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -123,9 +161,9 @@ fn every_example_rejects_bad_input_with_status_2_and_a_short_message() {
     let name_log = runner::start_name_log("bad_input");
     let before = runner::dev_shm_entries();
     let mut failures = Vec::new();
-    let mut count = 0;
     let examples = runner::all_examples(root);
     assert!(!examples.is_empty(), "no examples found");
+    let mut all: Vec<(String, Vec<String>)> = Vec::new();
     for example in &examples {
         let bin = runner::examples_dir().join(example);
         let specs = match help::all(root, &bin, example) {
@@ -139,41 +177,28 @@ fn every_example_rejects_bad_input_with_status_2_and_a_short_message() {
         for spec in &specs {
             cases.extend(probes(spec));
         }
-        for case in cases {
-            count += 1;
-            let args: Vec<&str> = case.iter().map(String::as_str).collect();
-            let (code, stdout, stderr) = help::run(&bin, &args);
-            let shown = format!("{example} {}", args.join(" "));
-            let mut wrong = Vec::new();
-            if code != Some(2) {
-                wrong.push(format!("exit status {code:?}, expected 2"));
-            }
-            if !stdout.is_empty() {
-                wrong.push(format!("printed on standard output: {stdout:?}"));
-            }
-            let usage = stderr.contains(&format!("Usage: cargo run -q --example {example} -- "));
-            // With no subcommand at all clap shows the whole help (on standard error,
-            // status 2): it says how to call the example, and nothing else is wrong.
-            let whole_help = args.is_empty() && usage && stderr.contains("Commands:");
-            if !stderr.starts_with("error: ") && !whole_help {
-                wrong.push("standard error does not start with 'error: '".into());
-            }
-            // clap shows the usage line for a wrong word, and points to --help for a
-            // wrong value.
-            if !usage && !stderr.contains("For more information, try '--help'.") {
-                wrong.push("does not say how to call the example".into());
-            }
-            if stderr.lines().count() > 8 && !whole_help {
-                wrong.push(format!("{} lines: not short", stderr.lines().count()));
-            }
-            if stderr.contains("panicked") {
-                wrong.push("panicked".into());
-            }
-            if !wrong.is_empty() {
-                failures.push(format!("{shown}: {}; stderr: {stderr:?}", wrong.join("; ")));
-            }
-        }
+        all.extend(cases.into_iter().map(|c| (example.clone(), c)));
     }
+    let count = all.len();
+    // Each probe must be refused before the example does anything, so they share
+    // nothing: PROBERS at a time.
+    let queue = std::sync::Mutex::new(all);
+    let found = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..PROBERS {
+            s.spawn(|| loop {
+                let Some((example, case)) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                if let Some(f) = probe(&example, &case) {
+                    found.lock().unwrap().push(f);
+                }
+            });
+        }
+    });
+    let mut found = found.into_inner().unwrap();
+    found.sort();
+    failures.extend(found);
     let leaked = runner::suite_leftovers(&before, &name_log);
     let _ = std::fs::remove_file(&name_log);
     runner::remove_leftovers(&leaked);

@@ -49,6 +49,8 @@ use transcript::{Block, Step};
 
 struct Outcome {
     step: Step,
+    /// How long the step took, in seconds.
+    seconds: f64,
     failure: Option<String>,
     /// Why the step was not run: a program its block needs is missing (never on CI).
     skipped: Option<String>,
@@ -61,10 +63,71 @@ struct Outcome {
 /// of their own (`tests/fixtures/book/`) this way.
 const PAGES_VAR: &str = "SHMBOOK_BOOK_PAGES";
 
-/// How many pages run at once. Most steps wait on their processes (helpers, timeouts)
+/// How many blocks run at once. Most steps wait on their processes (helpers, timeouts)
 /// rather than compute, so more than the two cores of the book's machine pay off; the
 /// timed examples print ratios and marks, never times the suite compares.
 const WORKERS: usize = 4;
+
+/// Set to a number, how many blocks run at once instead of [`WORKERS`] (1: one step
+/// at a time, to see what each one takes alone).
+const WORKERS_VAR: &str = "SHMBOOK_BOOK_WORKERS";
+
+fn workers() -> usize {
+    std::env::var(WORKERS_VAR)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(WORKERS)
+}
+
+/// The blocks in groups, in the order the workers take them (from the end): the blocks
+/// that type one segment name make one group, run by one worker in page order
+/// (`runner::groups_by_typed_names`); every other block is a group of its own, as it
+/// shares nothing with the others. (The grader's commands share nothing either: each
+/// grades in a run of its own, `/shmgrade-PID-`, and builds a copy of the grader for
+/// other files under a name of its own.)
+///
+/// The groups that took longest in the last run go first (`took`, see
+/// `runner::STEP_TIMES`),
+/// so that a long one never starts last and holds up the end; a step not timed yet
+/// counts as the longest. The times only choose the order: every step runs, every run.
+fn schedule(blocks: Vec<Block>, took: &BTreeMap<String, f64>) -> Vec<Vec<Block>> {
+    let groups = runner::groups_by_typed_names(blocks, |b| {
+        b.steps.iter().map(|s| s.command.as_str()).collect()
+    });
+    let cost = |g: &Vec<Block>| -> f64 {
+        g.iter()
+            .flat_map(|b| &b.steps)
+            .map(|s| took.get(&step_key(s)).copied().unwrap_or(f64::INFINITY))
+            .sum()
+    };
+    // Shortest first, as the workers take from the end; equal ones (all of them, on a
+    // first run) in page order from the end.
+    let mut groups: Vec<(f64, Vec<Block>)> =
+        groups.into_iter().rev().map(|g| (cost(&g), g)).collect();
+    groups.sort_by(|a, b| a.0.total_cmp(&b.0));
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// A step as `runner::STEP_TIMES` knows it: its page and command (not its line, which
+/// moves when the page is edited above it).
+fn step_key(step: &Step) -> String {
+    format!("{}\t{}", step.file, step.command)
+}
+
+/// Writes the times of this run's steps (a file written whole and renamed into place,
+/// so that a run at the same time reads one run's times or the other's).
+fn write_step_times(outcomes: &[Outcome]) {
+    let mut text = String::new();
+    for o in outcomes.iter().filter(|o| o.skipped.is_none()) {
+        text.push_str(&format!("{}\t{:.2}\n", step_key(&o.step), o.seconds));
+    }
+    let path = runner::profile_dir().join(runner::STEP_TIMES);
+    let part = path.with_extension(format!("{}", std::process::id()));
+    if std::fs::write(&part, text).is_ok() {
+        let _ = std::fs::rename(&part, &path);
+    }
+}
 
 fn main() -> ExitCode {
     let start = Instant::now();
@@ -103,47 +166,34 @@ fn main() -> ExitCode {
         blocks.len()
     );
 
-    // Pages run in parallel (WORKERS at a time), the blocks of one page in order.
-    let mut by_page: Vec<Vec<Block>> = Vec::new();
-    for b in blocks {
-        match by_page.last_mut() {
-            Some(page) if page[0].file == b.file => page.push(b),
-            _ => by_page.push(vec![b]),
-        }
-    }
-    // The grader's pages run one at a time (see `check_step`): they go to a queue of
-    // their own, which the first worker takes first, so that they never hold up the
-    // other workers while they wait for one another.
-    let is_grader = |page: &Vec<Block>| {
-        page.iter()
-            .flat_map(|b| &b.steps)
-            .any(|s| runner::package_of(&s.command).as_deref() == Some("grade"))
-    };
-    let (graders, others): (Vec<_>, Vec<_>) = by_page.into_iter().partition(is_grader);
-    let (graders, others) = (Mutex::new(graders), Mutex::new(others));
+    // Blocks run in parallel (WORKERS at a time), the steps of a block in order, and the
+    // harness checks beside them (see `harness_checks`).
+    let queue = Mutex::new(schedule(blocks, &runner::read_step_times()));
     let outcomes = Mutex::new(Vec::<Outcome>::new());
     // The steps running now, so that one running long (a first build of the grader,
     // say) is announced rather than looking hung.
     let running = Mutex::new(Vec::<(Instant, String)>::new());
-    let workers_left = AtomicUsize::new(WORKERS);
-    let ids = AtomicUsize::new(0); // each worker takes the next: 0 takes the grader first
-    std::thread::scope(|s| {
+    let workers = workers();
+    let workers_left = AtomicUsize::new(workers);
+    let harness = fixture.is_none() && filter.as_deref().is_none_or(|f| f == "harness");
+    let checks = std::thread::scope(|s| {
+        let checks = s.spawn(|| {
+            if harness {
+                harness_checks(&root)
+            } else {
+                Vec::new()
+            }
+        });
         s.spawn(|| announce_long_steps(&running, &workers_left));
-        for _ in 0..WORKERS {
+        for _ in 0..workers {
             s.spawn(|| {
-                let worker = ids.fetch_add(1, Ordering::Relaxed);
                 loop {
-                    let (first, then) = if worker == 0 {
-                        (&graders, &others)
-                    } else {
-                        (&others, &graders)
-                    };
-                    let next = first.lock().unwrap().pop();
-                    let Some(page) = next.or_else(|| then.lock().unwrap().pop()) else {
+                    let next = queue.lock().unwrap().pop();
+                    let Some(group) = next else {
                         workers_left.fetch_sub(1, Ordering::Relaxed);
                         break;
                     };
-                    for block in page {
+                    for block in group {
                         // A block that needs a program this machine lacks (Redis, MPI) is
                         // skipped and counted as ignored — except on CI, where it fails.
                         let missing = runner::missing_programs(&block.needs);
@@ -179,15 +229,14 @@ fn main() -> ExitCode {
                                 (None, None, Some(_)) => "BLESS",
                                 (None, None, None) => "ok  ",
                             };
+                            let seconds = began.elapsed().as_secs_f64();
                             println!(
-                                "{mark} {}:{}  $ {}  ({:.1} s)",
-                                step.file,
-                                step.line,
-                                step.command,
-                                began.elapsed().as_secs_f64()
+                                "{mark} {}:{}  $ {}  ({seconds:.1} s)",
+                                step.file, step.line, step.command,
                             );
                             outcomes.lock().unwrap().push(Outcome {
                                 step,
+                                seconds,
                                 failure,
                                 skipped,
                                 blessed,
@@ -197,8 +246,12 @@ fn main() -> ExitCode {
                 }
             });
         }
+        checks.join().expect("the harness checks do not panic")
     });
     let outcomes = outcomes.into_inner().unwrap();
+    if filter.is_none() && fixture.is_none() {
+        write_step_times(&outcomes);
+    }
 
     let mut failures: Vec<String> = problems
         .iter()
@@ -244,19 +297,18 @@ fn main() -> ExitCode {
         runner::remove_leftovers(&leaked);
     }
 
-    // The harness's own promises, on pages of their own.
+    // The harness's own promises, on pages of their own (they ran beside the blocks;
+    // their runs' planted entries were removed before the leak check above).
     let mut checks_passed = 0;
-    if fixture.is_none() && filter.as_deref().is_none_or(|f| f == "harness") {
-        for (what, result) in harness_checks(&root) {
-            match result {
-                Ok(()) => {
-                    println!("ok   harness: {what}");
-                    checks_passed += 1;
-                }
-                Err(e) => {
-                    println!("FAIL harness: {what}");
-                    failures.push(format!("harness: {what}\n{e}"));
-                }
+    for (what, result, seconds) in checks {
+        match result {
+            Ok(()) => {
+                println!("ok   harness: {what}  ({seconds:.1} s)");
+                checks_passed += 1;
+            }
+            Err(e) => {
+                println!("FAIL harness: {what}  ({seconds:.1} s)");
+                failures.push(format!("harness: {what}\n{e}"));
             }
         }
     }
@@ -339,13 +391,6 @@ fn collect_pages(dir: &Path, out: &mut Vec<PathBuf>) {
 /// provided the rewritten lines pass the mutation check too.
 fn check_step(root: &Path, step: &Step, bless: bool) -> Result<Option<Vec<String>>, String> {
     let (command, typed) = runner::unique_typed_names(&step.command)?;
-    // The grader's commands run one at a time: `-p grade -- --solutions` makes cargo put
-    // the grader built with another feature at target/<profile>/grade, and a plain
-    // `cargo run -q -p grade` on another page meanwhile would put the plain one back
-    // under it ("grader built without the solutions feature").
-    static GRADER: Mutex<()> = Mutex::new(());
-    let _one_grader = (runner::package_of(&command).as_deref() == Some("grade"))
-        .then(|| GRADER.lock().unwrap_or_else(|e| e.into_inner()));
     let actual = runner::restore_typed_names(&runner::run(root, &command)?, &typed)?;
     let mut expected = step.expected.clone();
     let mut blessed = None;
@@ -419,10 +464,11 @@ fn write_blessed(root: &Path, outcomes: &[Outcome]) -> Result<Vec<String>, Strin
 ///   entries that other programs create in /dev/shm while they run (planted here, once
 ///   both have started) do not fail them;
 /// - a segment an example leaves behind fails the run, and is named.
-fn harness_checks(root: &Path) -> Vec<(&'static str, Result<(), String>)> {
+fn harness_checks(root: &Path) -> Vec<(&'static str, Result<(), String>, f64)> {
     let fixtures = root.join("tests/fixtures/book");
     let mut out = Vec::new();
 
+    let began = Instant::now();
     let two = (0..2)
         .map(|_| Suite::start(&fixtures.join("two-runs")))
         .collect::<Vec<_>>();
@@ -442,8 +488,10 @@ fn harness_checks(root: &Path) -> Vec<(&'static str, Result<(), String>)> {
     out.push((
         "two runs at once, typing the same names, with other programs' entries appearing in /dev/shm",
         both,
+        began.elapsed().as_secs_f64(),
     ));
 
+    let began = Instant::now();
     let leak = Suite::start(&fixtures.join("leak"));
     let pid = leak.pid;
     let planted = leak.started().then(plant_other_programs_entries);
@@ -473,6 +521,7 @@ fn harness_checks(root: &Path) -> Vec<(&'static str, Result<(), String>)> {
     out.push((
         "a segment an example leaves fails the run, and only that one",
         verdict,
+        began.elapsed().as_secs_f64(),
     ));
     out
 }

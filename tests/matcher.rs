@@ -77,3 +77,46 @@ fn parsing_finds_commands_outputs_and_bare_fences() {
     assert_eq!(problems.len(), 1);
     assert!(problems[0].what.contains("without a language"));
 }
+
+/// The mutation check's shortcuts (each changed line tried only where it can stand,
+/// and only against lines holding the replacement character) find exactly the changed
+/// transcripts that match whole, `...` lines and repeated lines included.
+#[test]
+fn the_mutation_check_agrees_with_matching_whole_transcripts() {
+    // The second shortcut holds because no mark can stand for a '#' or '%' of its own.
+    for (mark, _) in transcript::PLACEHOLDERS {
+        assert!(!mark.contains(['#', '%']), "{mark}");
+    }
+    let cases = [
+        (
+            vec!["a [N]", "...", "a [N]", "end"],
+            vec!["a 1", "a 2", "a 3", "end"],
+        ),
+        (vec!["...", "x", "..."], vec!["x", "x", "#"]),
+        (vec!["[..]", "[..]"], vec!["#..]", "b"]),
+        (vec!["..", "...", "#.."], vec!["..", "#..", "%.."]),
+        (vec!["a", "...."], vec!["a", "#..."]),
+        (vec!["line", "...", "line"], vec!["line"]),
+        (vec!["[N] % [..]", "[PATH]"], vec!["5 % #", "#%"]),
+    ];
+    for (expected, actual) in cases {
+        let (expected, actual) = (v(&expected), v(&actual));
+        let mut whole = Vec::new();
+        for (li, line) in expected.iter().enumerate() {
+            for (ci, c) in line.char_indices() {
+                let r = if c == '#' { '%' } else { '#' };
+                let mut changed = expected.clone();
+                changed[li] = format!("{}{r}{}", &line[..ci], &line[ci + c.len_utf8()..]);
+                if matches(&changed, &actual) {
+                    whole.push(changed[li].clone());
+                }
+            }
+        }
+        let (tried, survivors) = mutation_check(&expected, &actual);
+        assert_eq!(
+            tried,
+            expected.iter().map(|l| l.chars().count()).sum::<usize>()
+        );
+        assert_eq!(survivors, whole, "{expected:?} against {actual:?}");
+    }
+}

@@ -205,15 +205,27 @@ pub fn all(root: &Path, bin: &Path, example: &str) -> Result<Vec<Spec>, String> 
         return Err(format!("{example} --help lists no commands"));
     }
     names.extend(roles(root, example));
+    // Each subcommand's help is a process of its own: four at a time, in order.
     let mut out = Vec::new();
-    for c in names {
-        let (code, h, err) = run(bin, &[&c, "-h"]);
-        if code != Some(0) || !h.contains("Usage:") {
-            return Err(format!(
-                "{example} {c} -h: status {code:?}, no 'Usage:' (stderr: {err:?})"
-            ));
+    for chunk in names.chunks(4) {
+        let helps: Vec<_> = std::thread::scope(|s| {
+            let asked: Vec<_> = chunk
+                .iter()
+                .map(|c| s.spawn(move || run(bin, &[c, "-h"])))
+                .collect();
+            asked
+                .into_iter()
+                .map(|a| a.join().expect("run does not panic"))
+                .collect()
+        });
+        for (c, (code, h, err)) in chunk.iter().zip(helps) {
+            if code != Some(0) || !h.contains("Usage:") {
+                return Err(format!(
+                    "{example} {c} -h: status {code:?}, no 'Usage:' (stderr: {err:?})"
+                ));
+            }
+            out.push(spec(c, &h));
         }
-        out.push(spec(&c, &h));
     }
     Ok(out)
 }

@@ -8,9 +8,9 @@
 //!   (members with heavy system requirements, such as MPI, are not built by a plain
 //!   `cargo test`);
 //! - `python3 FILE [ARGS]` runs Python on a file of the repository;
-//! - `cargo run -q -p grade [-- ARGS]` runs the homework grader through cargo itself
-//!   (it is another package of the workspace, which `cargo test` does not build, and
-//!   its `--solutions` rebuilds it with another feature).
+//! - `cargo run -q -p grade [-- ARGS]` runs the homework grader's launcher
+//!   (`grade/launch`, package `grade`), built first together with the grader it
+//!   starts (`cargo build -p grade -p grade-core`).
 //!
 //! Any other command fails the suite. A command may end in `; echo "exit status: $?"`,
 //! as a reader would type to see the status: the suite then adds that line to the
@@ -273,14 +273,14 @@ fn command_for(root: &Path, line: &str) -> Result<Command, String> {
     if let [c, r, q, p, pkg, rest @ ..] = w.as_slice() {
         if c == "cargo" && r == "run" && q == "-q" && p == "-p" && pkg == "grade" {
             let args = args_after(rest, line, "`-p grade`")?;
-            // `cargo test` does not build the grader's binary: build it here, announced
-            // and outside the command's time limit, so that a first run is not a timeout.
-            // `-p grade` is the launcher (grade/launch); it would build the grader
-            // itself, inside the time limit: build both.
+            // `-p grade` is the launcher (grade/launch), which builds the grader
+            // (grade-core) and runs it. Both are built here first, announced and outside
+            // the command's time limit, so that a first run is not a timeout; then the
+            // launcher runs as `cargo run` would run it once built, and it does its own
+            // `cargo build` of the grader as always.
             cargo_build(&["-p", "grade", "-p", "grade-core"])?;
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["run", "-q", "-p", "grade", "--"]).args(args);
+            let mut cmd = Command::new(profile_dir().join("grade"));
+            cmd.args(args);
             return Ok(cmd);
         }
     }
@@ -391,6 +391,58 @@ pub fn unique_typed_names(command: &str) -> Result<(String, Vec<(String, String)
         format!("{}{}", &c[0], run_suffix())
     });
     Ok((rewritten.into_owned(), pairs))
+}
+
+/// Where a run of the whole book (`tests/book.rs`) writes how long each step took, in
+/// the build's own directory (`target/<profile>/`): one line per step, its page, its
+/// command and its seconds, separated by tabs. The suites read it to start the steps
+/// that took longest first; it only orders them, every step runs every time.
+pub const STEP_TIMES: &str = "book-step-times.tsv";
+
+/// The last run's times ([`STEP_TIMES`]) by "page\tcommand"; empty before a first run.
+pub fn read_step_times() -> std::collections::BTreeMap<String, f64> {
+    let text = std::fs::read_to_string(profile_dir().join(STEP_TIMES)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (key, secs) = l.rsplit_once('\t')?;
+            Some((key.to_string(), secs.parse().ok()?))
+        })
+        .collect()
+}
+
+/// `items` in groups that may run at the same time: the items whose commands type one
+/// segment name (`/shmbook-WORD`, see [`unique_typed_names`]) share a group, in their
+/// order, since a later one may open what an earlier one left; every other item is a
+/// group of its own.
+pub fn groups_by_typed_names<T>(items: Vec<T>, commands: impl Fn(&T) -> Vec<&str>) -> Vec<Vec<T>> {
+    // A group: the names its items type, and the items with their places in `items`.
+    type Group<T> = (BTreeSet<String>, Vec<(usize, T)>);
+    let mut groups: Vec<Group<T>> = Vec::new();
+    for (at, item) in items.into_iter().enumerate() {
+        let mut names: BTreeSet<String> = commands(&item)
+            .into_iter()
+            .filter_map(|c| unique_typed_names(c).ok())
+            .flat_map(|(_, pairs)| pairs.into_iter().map(|(typed, _)| typed))
+            .collect();
+        let mut members = vec![(at, item)];
+        let mut k = 0;
+        while k < groups.len() {
+            if groups[k].0.is_disjoint(&names) {
+                k += 1;
+                continue;
+            }
+            let (n, m) = groups.remove(k);
+            names.extend(n);
+            members.extend(m);
+        }
+        members.sort_by_key(|(at, _)| *at);
+        groups.push((names, members));
+    }
+    groups.sort_by_key(|(_, m)| m[0].0);
+    groups
+        .into_iter()
+        .map(|(_, m)| m.into_iter().map(|(_, item)| item).collect())
+        .collect()
 }
 
 /// The output with each name as run shown as typed. A name printed as the book typed

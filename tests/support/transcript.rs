@@ -252,13 +252,29 @@ pub fn first_difference(expected: &[String], actual: &[String]) -> String {
 /// Changes every character of every expected line, one at a time, and counts the
 /// changed transcripts that still match `actual`. Returns (changes tried, survivors).
 /// A survivor would mean a wrong transcript could pass: the suite fails on any.
+///
+/// Each changed transcript differs from the real one in one line, so it matches when
+/// the lines above that one can match some first `j` actual lines, the changed line
+/// matches actual line `j`, and the lines below it can match the rest: the two sides
+/// are worked out once ([`reach`]), and each change costs at most one regular
+/// expression and a match per such `j` (one, where no `...` line comes before it),
+/// rather than matching the whole transcript again. `tests/matcher.rs` checks the answer against the
+/// transcript matched whole.
 pub fn mutation_check(expected: &[String], actual: &[String]) -> (usize, Vec<String>) {
-    let mut compiled = compile(expected);
+    let compiled = compile(expected);
+    let a: Vec<&str> = actual.iter().map(|l| l.trim_end()).collect();
+    let (before, after) = reach(&compiled, &a);
     let mut tried = 0;
     let mut survivors = Vec::new();
     for (li, line) in expected.iter().enumerate() {
         let trimmed = line.trim_end();
-        let original = compiled[li].take();
+        // Where the changed line could stand: after a match of the lines above, before
+        // a match of the lines below.
+        let at: Vec<usize> = (0..a.len())
+            .filter(|&j| before[li][j] && after[li + 1][j + 1])
+            .collect();
+        let around =
+            (0..=a.len()).any(|j| before[li][j] && (j..=a.len()).any(|k| after[li + 1][k]));
         for (ci, c) in trimmed.char_indices() {
             let replacement = if c == '#' { '%' } else { '#' };
             let changed = format!(
@@ -267,15 +283,59 @@ pub fn mutation_check(expected: &[String], actual: &[String]) -> (usize, Vec<Str
                 replacement,
                 &trimmed[ci + c.len_utf8()..]
             );
-            compiled[li] = compile_line(&changed);
             tried += 1;
-            if matches_compiled(&compiled, actual) {
+            // No mark holds '#' or '%': the replacement stands in the changed line as
+            // itself, so only an actual line that holds it can match the changed line
+            // (and the regular expression is compiled only for those).
+            let survives = match at.iter().any(|&j| a[j].contains(replacement)) {
+                false if changed.trim() != "..." => false,
+                _ => match compile_line(&changed) {
+                    Some(re) => at.iter().any(|&j| re.is_match(a[j])),
+                    None => around, // the change made a `...` line
+                },
+            };
+            if survives {
                 survivors.push(changed);
             }
         }
-        compiled[li] = original;
     }
     (tried, survivors)
+}
+
+/// For expected lines `e` and actual lines `a`: `before[i][j]`, whether `e[..i]` can
+/// match `a[..j]`, and `after[i][j]`, whether `e[i..]` can match `a[j..]`.
+fn reach(e: &[Option<Regex>], a: &[&str]) -> (Vec<Vec<bool>>, Vec<Vec<bool>>) {
+    let (n, m) = (e.len(), a.len());
+    let fit: Vec<Vec<bool>> = e
+        .iter()
+        .map(|re| {
+            a.iter()
+                .map(|l| re.as_ref().is_some_and(|re| re.is_match(l)))
+                .collect()
+        })
+        .collect();
+    let fits = |i: usize, j: usize| j < m && fit[i][j];
+    let mut before = vec![vec![false; m + 1]; n + 1];
+    before[0][0] = true;
+    for i in 0..n {
+        for j in 0..=m {
+            before[i + 1][j] = match e[i] {
+                None => (0..=j).any(|k| before[i][k]),
+                Some(_) => j > 0 && before[i][j - 1] && fits(i, j - 1),
+            };
+        }
+    }
+    let mut after = vec![vec![false; m + 1]; n + 1];
+    after[n][m] = true;
+    for i in (0..n).rev() {
+        for j in 0..=m {
+            after[i][j] = match e[i] {
+                None => (j..=m).any(|k| after[i + 1][k]),
+                Some(_) => fits(i, j) && after[i + 1][j + 1],
+            };
+        }
+    }
+    (before, after)
 }
 
 /// The expected lines rewritten from `actual` (`BLESS=1`): every expected line that

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             }
         }
     });
-    let progress = watch(&rx, std::io::stderr().is_terminal());
+    let progress = watch(&rx, std::io::stderr().is_terminal(), QUIET_FOR);
     let status = match child.wait() {
         Ok(status) => status,
         Err(e) => return fail(&format!("waiting for cargo: {e}")),
@@ -86,8 +86,9 @@ struct Progress {
     announced_after: Option<Duration>,
 }
 
-/// Reads cargo's messages until it is done, speaking when it really builds.
-fn watch(rx: &mpsc::Receiver<String>, terminal: bool) -> Progress {
+/// Reads cargo's messages until it is done, speaking when it really builds (on a
+/// terminal also when cargo is still silent after `quiet_for`, see [`QUIET_FOR`]).
+fn watch(rx: &mpsc::Receiver<String>, terminal: bool, quiet_for: Duration) -> Progress {
     let start = Instant::now();
     let mut p = Progress::default();
     let mut last_log = start;
@@ -109,7 +110,7 @@ fn watch(rx: &mpsc::Receiver<String>, terminal: bool) -> Progress {
                 p.executable = m.executable;
             }
         }
-        if !p.announced && (p.compiled > 0 || (terminal && start.elapsed() >= QUIET_FOR)) {
+        if !p.announced && (p.compiled > 0 || (terminal && start.elapsed() >= quiet_for)) {
             p.announced = true;
             p.announced_after = Some(start.elapsed());
             let _ = writeln!(err, "{NOTICE}");
@@ -190,6 +191,9 @@ fn string_after(line: &str, key: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The tests' stand-in for [`QUIET_FOR`]: the same logic, on a shorter clock.
+    const QUIET: Duration = Duration::from_millis(500);
+
     const BUILT: &str = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/grade#grade-core@0.1.0","manifest_path":"/w/grade/Cargo.toml","target":{"kind":["bin"],"crate_types":["bin"],"name":"grade-core","src_path":"/w/grade/src/main.rs","edition":"2021","doc":true,"doctest":false,"test":true},"features":[],"filenames":["/w/my \"dir\"/target/debug/grade-core"],"executable":"/w/my \"dir\"/target/debug/grade-core","fresh":false}"#;
 
     #[test]
@@ -214,42 +218,51 @@ mod tests {
         tx.send(BUILT.replace(r#""fresh":false"#, r#""fresh":true"#))
             .unwrap();
         drop(tx);
-        let p = watch(&rx, false);
+        let p = watch(&rx, false, QUIET);
         assert!(!p.announced && p.compiled == 0 && p.executable.is_some());
     }
 
     /// A real build: the first compiled unit makes it speak, long before the end.
     #[test]
     fn a_real_build_is_announced_at_its_first_unit() {
-        for terminal in [false, true] {
+        both_ways(|terminal| {
             let (tx, rx) = mpsc::channel();
             let feeder = std::thread::spawn(move || {
                 tx.send(BUILT.replace("grade-core", "libc")).unwrap();
-                std::thread::sleep(QUIET_FOR / 2);
+                std::thread::sleep(QUIET / 2);
                 tx.send(BUILT.into()).unwrap();
             });
-            let p = watch(&rx, terminal);
+            let p = watch(&rx, terminal, QUIET);
             feeder.join().unwrap();
             assert!(p.announced && p.compiled == 2 && p.executable.is_some());
-            assert!(p.announced_after.unwrap() < QUIET_FOR / 2, "{p:?}");
-        }
+            assert!(p.announced_after.unwrap() < QUIET / 2, "{p:?}");
+        });
+    }
+
+    /// Runs `case` on a terminal and in a log at the same time (its waits overlap).
+    fn both_ways(case: fn(bool)) {
+        std::thread::scope(|s| {
+            for terminal in [false, true] {
+                s.spawn(move || case(terminal));
+            }
+        });
     }
 
     /// A slow up-to-date check (a busy machine, another cargo holding the lock): on a
-    /// terminal the person is told after QUIET_FOR; in a log nothing is said.
+    /// terminal the person is told after the quiet time; in a log nothing is said.
     #[test]
     fn a_slow_check_speaks_only_on_a_terminal() {
-        for terminal in [false, true] {
+        both_ways(|terminal| {
             let (tx, rx) = mpsc::channel();
             let feeder = std::thread::spawn(move || {
-                std::thread::sleep(QUIET_FOR + Duration::from_millis(600));
+                std::thread::sleep(QUIET + Duration::from_millis(300));
                 tx.send(BUILT.replace(r#""fresh":false"#, r#""fresh":true"#))
                     .unwrap();
             });
-            let p = watch(&rx, terminal);
+            let p = watch(&rx, terminal, QUIET);
             feeder.join().unwrap();
             assert_eq!(p.announced, terminal, "{p:?}");
             assert_eq!(p.compiled, 0);
-        }
+        });
     }
 }
