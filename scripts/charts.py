@@ -183,7 +183,7 @@ def size_label(b):
 
 def lines(title, y_label, series, note_text=""):
     """One line per series over the sizes (log2 x axis); series: (label, [(size, y)])."""
-    left, right, top, bottom = 70, WIDTH - 250, 44, 380
+    left, right, top, bottom = 70, WIDTH - 290, 44, 380
     sizes = sorted({s for _, pts in series for s, _ in pts})
     y = Axis([v for _, pts in series for _, v in pts], bottom, top)
     lx = lambda s: left + (math.log2(s) - math.log2(sizes[0])) / \
@@ -207,9 +207,13 @@ def lines(title, y_label, series, note_text=""):
     ends.sort()
     for i in range(1, len(ends)):  # labels at the right end, never overlapping
         ends[i][0] = max(ends[i][0], ends[i - 1][0] + 15)
-    for ly, label, v, mark in ends:
-        out.append(marker(mark, right + 14, ly))
-        out.append(text(right + 24, ly + 4, f"{label} ({fmt(v)})", "start", 11))
+    if ends and ends[-1][0] > bottom:  # and never below the axis: push the stack up
+        ends[-1][0] = bottom
+        for i in range(len(ends) - 2, -1, -1):
+            ends[i][0] = min(ends[i][0], ends[i + 1][0] - 15)
+    for ly, label, v, mark in ends:  # clear of the last size's label under the axis
+        out.append(marker(mark, right + 34, ly))
+        out.append(text(right + 44, ly + 4, f"{label} ({fmt(v)})", "start", 11))
     scale = " (logarithmic)" if y.log else ""
     out.append(text(18, (top + bottom) / 2, y_label + scale, "middle", 12,
                     f' transform="rotate(-90 18 {(top + bottom) / 2:.0f})"'))
@@ -222,6 +226,13 @@ def lines(title, y_label, series, note_text=""):
 
 
 # ---------------------------------------------------------------- the book's charts
+
+def floor_label(row):
+    """Each program measures its own thread floor: the chart says whose run it is."""
+    if row["way"] != "floor":
+        return row["label"]
+    return f"floor: two threads ({row['program']} run)"
+
 
 def alternatives_charts(reports):
     """Charts of Alternatives runs (format shmbook-alternatives/1), rows of every file."""
@@ -254,7 +265,8 @@ def alternatives_charts(reports):
         charts["alternatives-latency.svg"] = bars(
             "An 8-byte round trip to another process: p50, whisker to p99",
             "microseconds",
-            [(r["label"], r["p50_ns"] / 1000, r["p50_ns"] / 1000, r["p99_ns"] / 1000) for r in lat],
+            [(floor_label(r), r["p50_ns"] / 1000, r["p50_ns"] / 1000, r["p99_ns"] / 1000)
+             for r in lat],
             "runs: " + ", ".join(sorted({r["run"] for r in lat})))
     return charts
 
