@@ -181,7 +181,7 @@ def spread(values):
 
 def run(size, rounds, as_json):
     array = np.arange(size // 8, dtype=np.float64) * 0.5
-    rows, load_before = [], list(os.getloadavg())
+    rows, load_before, started = [], list(os.getloadavg()), time.gmtime()
     if not as_json:
         unit = (size >> 20, "MiB") if size >= 1 << 20 else (size >> 10, "KiB")
         print(f"moving {unit[0]} {unit[1]} ({size // 8} float64) to another process, "
@@ -200,12 +200,12 @@ def run(size, rounds, as_json):
                   f"{size / min(times) / 1e9:.2f} GB/s  {ratio['median']:.2f} × memcpy "
                   f"({ratio['min']:.2f}–{ratio['max']:.2f})")
     if as_json:
-        print(json.dumps(record(size, rows, load_before), indent=1))
+        print(json.dumps(record(size, rows, load_before, started), indent=1))
 
 
-def record(size, rows, load_before):
+def record(size, rows, load_before, started):
     """The run in the format of the chapter's recorded runs (shmbook-alternatives/1)."""
-    now, host = time.gmtime(), platform.node()
+    now, host = started, platform.node()  # a run is named and dated by its start
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                 if line.startswith("model name")), "unknown") if os.path.exists(
         "/proc/cpuinfo") else "unknown"
