@@ -340,22 +340,7 @@ fn main() -> ExitCode {
             );
         }
     }
-    for f in &failures {
-        println!("\n---- {f}");
-    }
-    let checks_failed = failures.len() - failed_steps;
-    println!(
-        "\ntest result: {}. {passed} passed; {} failed; {} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
-        if failures.is_empty() { "ok" } else { "FAILED" },
-        failed_steps + checks_failed,
-        ignored.len(),
-        start.elapsed().as_secs_f64()
-    );
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    runner::finish(&failures, passed, ignored.len(), start)
 }
 
 /// Says once, for every step that has run for 20 s, that it is still running, until

@@ -257,21 +257,7 @@ fn main() -> ExitCode {
             ignored.join(", ")
         );
     }
-    for f in &failures {
-        println!("\n---- {f}");
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {} failed; {} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
-        if failures.is_empty() { "ok" } else { "FAILED" },
-        failures.len(),
-        ignored.len(),
-        start.elapsed().as_secs_f64()
-    );
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    runner::finish(&failures, passed, ignored.len(), start)
 }
 
 fn read(path: &Path) -> String {

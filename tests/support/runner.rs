@@ -21,8 +21,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
 /// How long one transcript command may run.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(90);
@@ -518,5 +518,24 @@ pub fn suite_leftovers(before: &BTreeSet<String>, log: &Path) -> Vec<String> {
 pub fn remove_leftovers(entries: &[String]) {
     for name in entries {
         let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+    }
+}
+
+/// The end of a suite with a harness of its own: each failure, then libtest's summary
+/// line (so that `cargo test` shows this suite like the others), and the exit code.
+pub fn finish(failures: &[String], passed: usize, ignored: usize, start: Instant) -> ExitCode {
+    for f in failures {
+        println!("\n---- {f}");
+    }
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; {ignored} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
+        if failures.is_empty() { "ok" } else { "FAILED" },
+        failures.len(),
+        start.elapsed().as_secs_f64()
+    );
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
